@@ -1,0 +1,54 @@
+# llmschool: `make run` serves the site, `make test` runs the whole suite. Both set up
+# everything first (virtual environment, database, translations, seed content).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-$(shell (cat requirements.txt; uname -m) | cksum | cut -d' ' -f1)
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: run test test-fast setup venv system-deps messages clean
+
+run: setup
+	@$(PY) scripts/run.py
+
+test: setup system-deps
+	$(PY) -m pytest
+
+# Everything but the browser journeys and slow fault tests (for quick local loops).
+test-fast: setup
+	$(PY) -m pytest -m "not e2e and not slow" --no-cov -q
+
+setup: venv
+	@$(PY) manage.py migrate --no-input -v 0
+	@$(PY) manage.py compilemessages -v 0 --ignore '.venv' 2>/dev/null || echo "  (gettext missing: using the committed .mo files)"
+	@$(PY) manage.py bootstrap
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || (echo "Python 3.11+ is required" && exit 1)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@rm -f $(VENV)/.requirements-*
+	@touch $@
+
+# Chromium and a Japanese font for the browser tests (Debian/Ubuntu, as root); gettext for makemessages.
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi ipa; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "  installing chromium, fonts-ipafont-gothic and gettext with apt-get"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic gettext >/dev/null) \
+	      || echo "  apt-get failed: browser tests will fail"; \
+	  else \
+	    echo "  please install chromium and fonts-ipafont-gothic (browser tests need them)"; \
+	  fi; \
+	fi
+
+# Regenerate locale/ja from the sources and i18n/ja/*.json (see scripts/messages.py).
+messages: venv
+	$(PY) scripts/messages.py
+
+clean:
+	rm -rf var/ .pytest_cache htmlcov .coverage

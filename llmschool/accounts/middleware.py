@@ -1,0 +1,19 @@
+from django.utils import translation
+
+
+class PreferredLanguageMiddleware:
+    """A logged-in user sees the site in the language saved on their profile.
+
+    LocaleMiddleware runs before authentication, so it only knows the cookie and the
+    browser; this runs after it and applies the profile's choice.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.preferred_language:
+            translation.activate(user.preferred_language)
+            request.LANGUAGE_CODE = user.preferred_language
+        return self.get_response(request)

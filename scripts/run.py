@@ -1,0 +1,58 @@
+"""`make run`: Redis (embedded unless REDIS_URL is set), two RQ workers and the web server.
+
+Ctrl-C stops every process this script started.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from llmschool import devservices  # noqa: E402
+
+HOST = os.environ.get("HOST", "127.0.0.1")
+PORT = os.environ.get("PORT", "8000")
+
+
+def main() -> int:
+    var_dir = Path(os.environ.get("VAR_DIR", ROOT / "var"))
+    log_dir = var_dir / "log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    processes: list[subprocess.Popen] = []
+    env = devservices.child_env()
+    try:
+        if not os.environ.get("REDIS_URL"):
+            redis_process, url = devservices.start_embedded_redis(var_dir / "redis")
+            processes.append(redis_process)
+            env["REDIS_URL"] = url
+            print(f"  redis     embedded redis-server on {url}")
+        else:
+            devservices.wait_for_redis(os.environ["REDIS_URL"])
+            print(f"  redis     {os.environ['REDIS_URL']}")
+        processes.append(devservices.start_worker(
+            "training", env, extra_args=devservices.training_worker_args(), log_path=log_dir / "worker-training.log"))
+        processes.append(devservices.start_worker("default", env, log_path=log_dir / "worker-default.log"))
+        print(f"  workers   training + default (logs in {log_dir})")
+        web = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "runserver", f"{HOST}:{PORT}", "--noreload"],
+                               cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
+        processes.append(web)
+        print(f"\n  llmschool is running at http://{HOST}:{PORT}/   (Ctrl-C stops everything)\n", flush=True)
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        dead = [p.args for p in processes if p.poll() is not None]
+        print(f"A process stopped, shutting down: {dead}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping llmschool...")
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        devservices.stop(list(reversed(processes)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

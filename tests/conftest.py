@@ -1,0 +1,159 @@
+"""Shared fixtures: users (alice and bob are students, carol an instructor), a real Redis,
+and real RQ worker processes that see the test database."""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "a-long-test-password-1"
+
+
+def make_user(username, *, instructor=False, **extra):
+    from llmschool.accounts.models import User
+    from llmschool.accounts.roles import user_make_instructor
+
+    user = User.objects.create_user(username=username, email=f"{username}@example.com", password=PASSWORD, **extra)
+    if instructor:
+        user_make_instructor(user=user)
+    return user
+
+
+@pytest.fixture
+def alice(db):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(db):
+    return make_user("bob")
+
+
+@pytest.fixture
+def carol(db):
+    """An instructor: staff, in the Instructors group, not a superuser."""
+    return make_user("carol", instructor=True)
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def redis_conn():
+    """A connection to the suite's real Redis, emptied before the test."""
+    import django_rq
+
+    conn = django_rq.get_connection("default")
+    conn.flushdb()
+    return conn
+
+
+def worker_environment() -> dict:
+    """Environment for a subprocess that must use the test database and the test Redis."""
+    from django.conf import settings
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        database_url = f"sqlite:///{db['NAME']}"
+    else:
+        auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+        database_url = f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "llmschool.test_settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": settings.REDIS_URL,
+        "TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "TEST_MODELS_DIR": str(settings.MODELS_DIR),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+class WorkerProcess:
+    """A real `manage.py rqworker` process; the log is kept for failing tests."""
+
+    def __init__(self, queues, env, log_path, extra_args=()):
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        command = [sys.executable, str(ROOT / "manage.py"), "rqworker", *queues, *extra_args]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def output(self) -> str:
+        self.log.flush()
+        return Path(self.log_path).read_text(errors="replace")
+
+    def stop(self, timeout=10):
+        if self.process.poll() is None:
+            import signal
+
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                os.killpg(self.process.pid, signal.SIGTERM)  # second signal: cold shutdown
+            except ProcessLookupError:
+                pass
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def start_worker(transactional_db, tmp_path, redis_conn):
+    """Factory: start_worker("training") starts a real worker that sees this test's database."""
+    from llmschool import devservices
+
+    workers = []
+
+    def start(*queues, extra_args=None):
+        queues = queues or ("training",)
+        if extra_args is None:
+            extra_args = devservices.training_worker_args() if "training" in queues else ()
+        worker = WorkerProcess(queues, worker_environment(), tmp_path / f"worker-{len(workers)}.log", extra_args)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def wait_for(predicate, timeout=60.0, interval=0.2, message="condition"):
+    """Poll until predicate() is truthy; fail with `message` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message}")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "locale": "ja-JP", "viewport": {"width": 1280, "height": 900}}

@@ -48,7 +48,8 @@ def start_embedded_redis(data_dir: Path) -> tuple[subprocess.Popen, str]:
         "--maxmemory-policy", "noeviction",
         "--logfile", str(data_dir / "redis.log"),
     ]
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    # Own session: Ctrl-C in the terminal reaches only the parent, which stops children in order.
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
     url = f"unix://{socket_path}?db=0"
     wait_for_redis(url, process)
     return process, url
@@ -73,7 +74,7 @@ def start_worker(queue: str, env: dict, *, extra_args: tuple[str, ...] = (), log
     """One `manage.py rqworker <queue>` process (the forking worker: it sends heartbeats)."""
     command = [sys.executable, str(ROOT / "manage.py"), "rqworker", queue, *extra_args]
     stdout = open(log_path, "ab") if log_path else None
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, start_new_session=True,
                             stdout=stdout, stderr=subprocess.STDOUT if stdout else None)
 
 
@@ -85,6 +86,12 @@ def training_worker_args() -> tuple[str, ...]:
 
 
 def stop(processes: list[subprocess.Popen], timeout: float = 10.0) -> None:
+    """SIGTERM each process; a second SIGTERM after a moment turns an RQ worker's warm
+    shutdown (wait for the job) into a cold one: the run resumes later from its checkpoint."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    time.sleep(0.5)
     for process in processes:
         if process.poll() is None:
             process.terminate()

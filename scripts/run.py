@@ -18,7 +18,15 @@ HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = os.environ.get("PORT", "8000")
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # Explicit handlers: SIGINT may arrive ignored (started in the background), and a
+    # process manager stops us with SIGTERM; both must stop every child.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     var_dir = Path(os.environ.get("VAR_DIR", ROOT / "var"))
     log_dir = var_dir / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -38,7 +46,7 @@ def main() -> int:
         processes.append(devservices.start_worker("default", env, log_path=log_dir / "worker-default.log"))
         print(f"  workers   training + default (logs in {log_dir})")
         web = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "runserver", f"{HOST}:{PORT}", "--noreload"],
-                               cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
+                               cwd=ROOT, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
         processes.append(web)
         print(f"\n  llmschool is running at http://{HOST}:{PORT}/   (Ctrl-C stops everything)\n", flush=True)
         while all(p.poll() is None for p in processes):

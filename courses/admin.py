@@ -24,7 +24,7 @@ class LessonInline(admin.TabularInline):
     show_change_link = False
     ordering = ("order", "id")
 
-    @admin.display(description=_("text"))
+    @admin.display(description=_("lesson text"))
     def edit_link(self, lesson):
         if not lesson.pk:
             return ""
@@ -44,7 +44,7 @@ class CourseAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(lesson_total=models.Count("lessons"))
 
-    @admin.display(description=_("lessons"), ordering="lesson_total")
+    @admin.display(description=_("number of lessons"), ordering="lesson_total")
     def lesson_count(self, course):
         return course.lesson_total
 

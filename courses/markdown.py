@@ -26,7 +26,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 # Bump when the output of render_markdown() changes: seed_courses re-renders stored lessons.
-RENDERER_VERSION = 1
+RENDERER_VERSION = 2
 
 PYGMENTS_STYLE = "friendly"
 TOC_LEVELS = (2, 3)
@@ -143,16 +143,20 @@ def _render_table_close(self, tokens, idx, options, env) -> str:
 
 
 def _heading_slug(title: str) -> str:
-    return slugify(title.strip()) or "section"
+    return re.sub(r"-{2,}", "-", slugify(title.strip())).strip("-") or "section"
 
 
-def _table_of_contents(tokens: list[Token]) -> list[dict]:
+def _table_of_contents(md: MarkdownIt, tokens: list[Token]) -> list[dict]:
+    """Headings for the in-page navigation; `html` keeps inline code and math, without links."""
     toc = []
     for i, token in enumerate(tokens):
         if token.type != "heading_open" or int(token.tag[1]) not in TOC_LEVELS:
             continue
-        text = "".join(child.content for child in tokens[i + 1].children or [] if child.type in ("text", "code_inline"))
-        toc.append({"level": int(token.tag[1]), "id": token.attrGet("id"), "text": text.strip()})
+        children = [child for child in tokens[i + 1].children or [] if child.type not in ("link_open", "link_close")]
+        text = "".join(child.content for child in children if child.type in ("text", "code_inline", "math_inline"))
+        inline_html = sanitize_html(md.renderer.renderInline(children, md.options, {}))
+        toc.append({"level": int(token.tag[1]), "id": token.attrGet("id"), "text": text.strip(),
+                    "html": inline_html.strip()})
     return toc
 
 
@@ -243,6 +247,6 @@ _parser = _build_parser()
 
 def render_markdown(source: str) -> RenderedMarkdown:
     tokens = _parser.parse(source or "")
-    toc = _table_of_contents(tokens)
+    toc = _table_of_contents(_parser, tokens)
     body = _parser.renderer.render(tokens, _parser.options, {})
     return RenderedMarkdown(html=sanitize_html(body), toc=toc)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.http import Http404
 
@@ -39,6 +40,7 @@ def lesson_for_user(*, user, course: Course, slug: str) -> Lesson:
 class LessonRow:
     lesson: Lesson
     state: str = NEW
+    completed_at: datetime | None = None
 
     @property
     def completed(self) -> bool:
@@ -76,21 +78,24 @@ class CourseProgress:
         return any(row.state != NEW for row in self.rows)
 
 
-def _states_for(user, lessons) -> dict[int, str]:
+def _progress_for(user, lessons) -> dict[int, datetime | None]:
+    """{lesson_id: completed_at} for the lessons the user has opened."""
     if not user.is_authenticated:
         return {}
-    states = {}
-    for lesson_id, completed_at in LessonProgress.objects.filter(user=user, lesson__in=lessons).values_list(
-        "lesson_id", "completed_at"
-    ):
-        states[lesson_id] = COMPLETED if completed_at else VIEWED
-    return states
+    return dict(LessonProgress.objects.filter(user=user, lesson__in=lessons).values_list("lesson_id", "completed_at"))
 
 
 def course_progress(*, user, course: Course, lessons=None) -> CourseProgress:
     lessons = list(lessons if lessons is not None else lessons_for_user(user=user, course=course))
-    states = _states_for(user, lessons)
-    return CourseProgress(course=course, rows=[LessonRow(lesson, states.get(lesson.id, NEW)) for lesson in lessons])
+    opened = _progress_for(user, lessons)
+    rows = []
+    for lesson in lessons:
+        if lesson.id not in opened:
+            rows.append(LessonRow(lesson))
+        else:
+            completed_at = opened[lesson.id]
+            rows.append(LessonRow(lesson, COMPLETED if completed_at else VIEWED, completed_at))
+    return CourseProgress(course=course, rows=rows)
 
 
 def lesson_row_or_404(*, progress: CourseProgress, slug: str) -> LessonRow:

@@ -63,8 +63,8 @@ class Migration(migrations.Migration):
             name='LessonProgress',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('viewed_at', models.DateTimeField(blank=True, null=True, verbose_name='first viewed')),
-                ('completed_at', models.DateTimeField(blank=True, null=True, verbose_name='completed')),
+                ('viewed_at', models.DateTimeField(blank=True, null=True, verbose_name='first opened at')),
+                ('completed_at', models.DateTimeField(blank=True, null=True, verbose_name='completed at')),
                 ('lesson', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='progress', to='courses.lesson')),
                 ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lesson_progress', to=settings.AUTH_USER_MODEL)),
             ],

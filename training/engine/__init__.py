@@ -1,0 +1,36 @@
+"""llmschool's training engine: plain Python (no Django), called by the RQ job, the site's
+playground, tests and benchmarks. See notes/ENGINE_API.md for the contract.
+
+Names are imported lazily so that `from training.engine import DatasetError` does not load
+torch into a web process that only needs the error classes.
+"""
+import importlib
+
+_EXPORTS = {
+    "TrainConfig": "config", "TrainResult": "config", "Progress": "config", "DatasetReport": "config",
+    "MODEL_PRESETS": "config", "HYPER_PRESETS": "config",
+    "EngineError": "errors", "DatasetError": "errors", "BaseModelMissing": "errors",
+    "TrainingCancelled": "errors", "OutOfMemory": "errors",
+    "check_dataset": "check",
+    "train": "trainer",
+    "export_zip": "export",
+    "is_base_present": "bases", "download_base_model": "bases",
+    "estimate_seconds": "estimate",
+    "load_model": "inference", "generate": "inference", "next_token_distribution": "inference",
+    "tokenize_view": "inference", "attention_weights": "inference",
+    "gpt2_tokenizer_dir": "tokenization",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,113 @@
+"""Plain-value dataclasses exchanged with the Django app, and the named presets."""
+from dataclasses import asdict, dataclass, field
+
+DEFAULT_SAMPLE_PROMPTS = ["昔々、ある村に", "Once upon a time,"]
+
+# From-scratch GPT-2 architectures sized for a CPU. vocab_size comes from the trained tokenizer.
+MODEL_PRESETS: dict[str, dict] = {
+    "tiny": {"n_embd": 128, "n_layer": 4, "n_head": 4, "n_positions": 256},
+    "small": {"n_embd": 256, "n_layer": 6, "n_head": 8, "n_positions": 512},
+}
+
+# Overrides of TrainConfig for the two choices offered to students.
+HYPER_PRESETS: dict[str, dict] = {
+    "quick": {"epochs": 1.0, "batch_size": 8, "grad_accum": 1, "warmup_ratio": 0.05},
+    "standard": {"epochs": 3.0, "batch_size": 8, "grad_accum": 2, "warmup_ratio": 0.05},
+}
+
+DEFAULT_MAX_BYTES = 10 * 2**20
+
+
+@dataclass
+class TrainConfig:
+    data_path: str
+    output_dir: str
+    base_kind: str = "scratch"  # "scratch" | "pretrained" | "run"
+    base_source: str = "tiny"  # preset name, hub id, or directory
+    vocab_size: int = 4000
+    block_size: int = 128
+    epochs: float = 1.0
+    max_steps: int | None = None
+    learning_rate: float | None = None  # None: chosen from the base kind (see trainer.default_learning_rate)
+    batch_size: int = 8
+    grad_accum: int = 1
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    lora: bool = False
+    lora_r: int = 8
+    lora_alpha: int = 16
+    seed: int = 42
+    val_fraction: float = 0.1
+    eval_every_steps: int | None = None  # None: about ten evaluations per run
+    eval_max_blocks: int = 64  # validation subset size, so evaluation stays cheap on a CPU
+    checkpoint_every_seconds: float = 60.0
+    checkpoint_every_steps: int | None = None
+    progress_every_seconds: float = 2.0
+    num_threads: int | None = None  # None: from the cores actually free
+    sample_prompts: list[str] = field(default_factory=lambda: list(DEFAULT_SAMPLE_PROMPTS))
+    sample_max_new_tokens: int = 40
+    cache_dir: str | None = None
+    offline: bool = True
+    bf16: str | bool = "auto"  # "auto" | True | False
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Progress:
+    event: str  # "start" | "step" | "eval" | "checkpoint" | "log" | "done"
+    step: int = 0
+    total_steps: int = 0
+    epoch: float = 0.0
+    train_loss: float | None = None
+    val_loss: float | None = None
+    learning_rate: float = 0.0
+    tokens_per_second: float = 0.0
+    eta_seconds: float | None = None
+    overfitting: bool = False
+    message: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    model_dir: str
+    steps: int
+    tokens_seen: int
+    seconds: float
+    base_val_loss: float
+    base_perplexity: float
+    final_val_loss: float
+    final_perplexity: float
+    best_val_loss: float
+    best_step: int
+    overfitting: bool
+    history: list[dict] = field(default_factory=list)
+    samples: list[dict] = field(default_factory=list)
+    data: dict = field(default_factory=dict)
+    hyperparameters: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class DatasetReport:
+    chars: int
+    lines: int
+    duplicate_lines: int
+    bytes: int
+    tokens: int
+    tokens_per_char: float
+    blocks: int
+    tokenizer: str  # "gpt2" | "trained"
+    japanese_share: float
+    estimated_seconds: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

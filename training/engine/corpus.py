@@ -1,0 +1,159 @@
+"""Reading a student's text file (.txt, .jsonl or .csv) into documents, with refusals a
+student can act on."""
+import csv
+import io
+import json
+import os
+import re
+from dataclasses import dataclass
+
+from .errors import DatasetError
+
+# A txt file is cut into pieces of about this many characters (at line ends) so that
+# tokenizing is batched; pieces are joined back without separators, so nothing changes.
+TXT_PIECE_CHARS = 4000
+
+
+@dataclass
+class Corpus:
+    documents: list[str]  # one per jsonl line / csv row; a txt file gives one document
+    pieces: list[str]  # what gets tokenized: documents, with big txt documents cut at line ends
+    separate_documents: bool  # whether an end-of-text token goes between documents
+    bytes: int
+
+    @property
+    def text_chars(self) -> int:
+        return sum(len(d) for d in self.documents)
+
+
+def read_corpus(path: str, *, max_bytes: int) -> Corpus:
+    size = os.path.getsize(path)
+    if size > max_bytes:
+        raise DatasetError(
+            f"The file is too large: {size} bytes, the limit is {max_bytes} bytes.",
+            code="too_large", params={"bytes": size, "max_bytes": max_bytes},
+        )
+    with open(path, "rb") as f:
+        data = f.read()
+    text = _decode(data)
+    kind = _kind(path)
+    if kind == "jsonl":
+        documents = _jsonl_documents(text)
+    elif kind == "csv":
+        documents = _csv_documents(text, max_bytes)
+    else:
+        documents = [text]
+    documents = [d for d in documents if d.strip()]
+    if not documents:
+        raise DatasetError("The file contains no text.", code="empty")
+    if kind == "txt":
+        pieces = _cut_at_lines(documents[0], TXT_PIECE_CHARS)
+    else:
+        pieces = documents
+    return Corpus(documents=documents, pieces=pieces, separate_documents=kind != "txt", bytes=size)
+
+
+def _kind(path: str) -> str:
+    ext = os.path.splitext(path)[1].lower()
+    return {".jsonl": "jsonl", ".csv": "csv"}.get(ext, "txt")
+
+
+def _decode(data: bytes) -> str:
+    if not data.strip():
+        raise DatasetError("The file is empty.", code="empty")
+    if _looks_binary(data):
+        raise DatasetError("This looks like a binary file, not text.", code="binary")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DatasetError(
+            f"The file is not valid UTF-8: bad byte at offset {exc.start} (line {line}).",
+            code="not_utf8", params={"offset": exc.start, "line": line},
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def _looks_binary(data: bytes) -> bool:
+    head = data[:8192]
+    if b"\x00" in head:
+        return True
+    controls = sum(1 for b in head if (b < 32 and b not in b"\t\n\r\f\v\x1b") or b == 127)
+    return controls > 0.1 * len(head)
+
+
+def _jsonl_documents(text: str) -> list[str]:
+    documents = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            raise DatasetError(
+                f"Line {number} is not valid JSON.", code="jsonl_invalid", params={"line": number}
+            ) from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise DatasetError(
+                f'Line {number} has no "text" field with a string.',
+                code="jsonl_missing_text", params={"line": number},
+            )
+        documents.append(record["text"])
+    return documents
+
+
+def _csv_documents(text: str, max_bytes: int) -> list[str]:
+    csv.field_size_limit(max(max_bytes, 131072))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    columns = reader.fieldnames or []
+    if "text" not in columns:
+        raise DatasetError(
+            'The CSV file has no "text" column.',
+            code="csv_missing_text", params={"columns": list(columns)[:20]},
+        )
+    try:
+        return [row["text"] or "" for row in reader]
+    except csv.Error as exc:
+        raise DatasetError(f"The CSV file cannot be read: {exc}.", code="csv_invalid",
+                           params={"line": reader.line_num}) from None
+
+
+def _cut_at_lines(text: str, piece_chars: int) -> list[str]:
+    pieces, current, size = [], [], 0
+    for line in text.splitlines(keepends=True):
+        current.append(line)
+        size += len(line)
+        if size >= piece_chars:
+            pieces.append("".join(current))
+            current, size = [], 0
+    if current:
+        pieces.append("".join(current))
+    return pieces
+
+
+# Hiragana, katakana, CJK ideographs, Japanese punctuation, full-width and half-width forms.
+JAPANESE_CHARS = re.compile("[\u3000-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
+WHITESPACE = re.compile(r"\s")
+
+
+def text_figures(documents: list[str]) -> dict:
+    """Characters, lines, duplicate lines and the share of Japanese characters."""
+    chars = lines = duplicates = japanese = visible = 0
+    seen: set[str] = set()
+    for document in documents:
+        chars += len(document)
+        for line in document.splitlines():
+            lines += 1
+            key = line.strip()
+            if not key:
+                continue
+            if key in seen:
+                duplicates += 1
+            else:
+                seen.add(key)
+        visible += len(document) - len(WHITESPACE.findall(document))
+        japanese += len(JAPANESE_CHARS.findall(document))
+    return {
+        "chars": chars, "lines": lines, "duplicate_lines": duplicates,
+        "japanese_share": round(japanese / visible, 4) if visible else 0.0,
+    }

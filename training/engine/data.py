@@ -1,0 +1,70 @@
+"""Text to training blocks with `datasets`: tokenize, join, cut into blocks of block_size
+tokens, split train/validation deterministically by seed."""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .corpus import Corpus
+from .errors import DatasetError
+
+
+@dataclass
+class Blocks:
+    train: np.ndarray  # (n_train, block_size) int64
+    val: np.ndarray  # (n_val, block_size) int64
+    tokens: int
+
+
+def tokenize_corpus(corpus: Corpus, tokenizer):
+    """A datasets.Dataset with one `input_ids` row per piece; documents end with the EOS token."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    eos = [tokenizer.eos_token_id] if corpus.separate_documents else []
+
+    def encode(batch):
+        ids = tokenizer(batch["text"], add_special_tokens=False, verbose=False)["input_ids"]
+        return {"input_ids": [row + eos for row in ids]}
+
+    table = datasets.Dataset.from_dict({"text": corpus.pieces})
+    # An explicit fingerprint: hashing the closure (and the tokenizer in it) is slow and noisy.
+    return table.map(encode, batched=True, batch_size=256, remove_columns=["text"],
+                     new_fingerprint=f"tokenize-{len(corpus.pieces)}-{id(tokenizer)}")
+
+
+def count_tokens(tokenized) -> int:
+    return int(sum(len(row) for row in tokenized["input_ids"]))
+
+
+def group_into_blocks(tokenized, block_size: int):
+    def group(batch):
+        joined = [token for row in batch["input_ids"] for token in row]
+        usable = len(joined) // block_size * block_size
+        return {"input_ids": [joined[i:i + block_size] for i in range(0, usable, block_size)]}
+
+    # batch_size=None: the whole corpus is one batch, so no tail is lost between batches.
+    return tokenized.map(group, batched=True, batch_size=None,
+                         new_fingerprint=f"group-{block_size}-{tokenized._fingerprint}")
+
+
+def make_blocks(corpus: Corpus, tokenizer, *, block_size: int, val_fraction: float, seed: int) -> Blocks:
+    tokenized = tokenize_corpus(corpus, tokenizer)
+    tokens = count_tokens(tokenized)
+    grouped = group_into_blocks(tokenized, block_size)
+    count = len(grouped)
+    if count == 0:
+        raise too_small(tokens, block_size)
+    if count == 1:  # one block: train on it and report its loss as validation
+        block = grouped.with_format("numpy")["input_ids"][:].astype(np.int64)
+        return Blocks(train=block, val=block.copy(), tokens=tokens)
+    val_count = min(count - 1, max(1, round(count * val_fraction)))
+    split = grouped.train_test_split(test_size=val_count, seed=seed, shuffle=True)
+    as_array = lambda part: np.asarray(part.with_format("numpy")["input_ids"][:], dtype=np.int64)  # noqa: E731
+    return Blocks(train=as_array(split["train"]), val=as_array(split["test"]), tokens=tokens)
+
+
+def too_small(tokens: int, block_size: int) -> DatasetError:
+    return DatasetError(
+        f"The text is too short: {tokens} tokens, one training block needs {block_size}.",
+        code="too_small", params={"tokens": tokens, "block_size": block_size},
+    )

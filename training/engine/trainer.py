@@ -1,0 +1,442 @@
+"""The training loop: a hand-written torch loop (not transformers.Trainer) so that bf16
+autocast, the thread count, progress reports and cancellation are under our control."""
+import hashlib
+import math
+import os
+import shutil
+import time
+from contextlib import nullcontext
+from dataclasses import asdict
+
+from . import checkpoints as ckpt
+from .bases import load_pretrained, resolve_pretrained, run_export_dir, scratch_config
+from .config import Progress, TrainConfig, TrainResult
+from .corpus import read_corpus, text_figures
+from .data import make_blocks
+from .errors import EngineError, OutOfMemory, TrainingCancelled
+from .export import export_model, model_card
+from .runtime import choose_num_threads, pick_device, use_bf16
+from .sampling import SamplingSettings, sample_text
+from .tokenization import load_tokenizer, train_bpe_tokenizer
+
+SAMPLE_SEED = 1234
+LORA_TARGETS = ["c_attn", "c_proj", "c_fc"]
+# Settings that change what is learned: a checkpoint made with other values is not resumed.
+NOT_IN_FINGERPRINT = {"output_dir", "progress_every_seconds", "num_threads", "checkpoint_every_seconds",
+                      "checkpoint_every_steps", "offline", "cache_dir", "max_bytes"}
+
+
+def default_learning_rate(config: TrainConfig) -> float:
+    if config.base_kind == "scratch":
+        return 1e-3
+    return 3e-4 if config.lora else 5e-5
+
+
+def train(config: TrainConfig, on_progress=None) -> TrainResult:
+    """Train as configured; resumes from output_dir/checkpoints when a matching one exists."""
+    import torch
+
+    validate(config)
+    os.makedirs(config.output_dir, exist_ok=True)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(choose_num_threads(config.num_threads))
+    try:
+        return _Run(config, on_progress).execute()
+    except torch.OutOfMemoryError:
+        raise OutOfMemory("Out of memory: try a smaller batch size or block size.") from None
+    except MemoryError:
+        raise OutOfMemory("Out of memory: try a smaller batch size or block size.") from None
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def validate(config: TrainConfig) -> None:
+    problems = []
+    if config.base_kind not in ("scratch", "pretrained", "run"):
+        problems.append("base_kind must be scratch, pretrained or run")
+    if not 8 <= config.block_size <= 1024:
+        problems.append("block_size must be between 8 and 1024")
+    if config.batch_size < 1 or config.grad_accum < 1:
+        problems.append("batch_size and grad_accum must be at least 1")
+    if config.max_steps is None and not config.epochs > 0:
+        problems.append("epochs must be positive (or set max_steps)")
+    if config.max_steps is not None and config.max_steps < 1:
+        problems.append("max_steps must be at least 1")
+    if config.learning_rate is not None and not 0 < config.learning_rate < 1:
+        problems.append("learning_rate must be between 0 and 1")
+    if not 0 < config.val_fraction <= 0.5:
+        problems.append("val_fraction must be in (0, 0.5]")
+    if config.lora and config.base_kind == "scratch":
+        problems.append("LoRA adapts a trained model: choose a pretrained base or a previous run")
+    if problems:
+        raise EngineError("Invalid training settings: " + "; ".join(problems) + ".",
+                          code="invalid_config", params={"problems": problems})
+
+
+def fingerprint(config: TrainConfig) -> str:
+    values = {k: v for k, v in asdict(config).items() if k not in NOT_IN_FINGERPRINT}
+    digest = hashlib.sha256(repr(sorted(values.items())).encode())
+    with open(config.data_path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+class _Run:
+    def __init__(self, config: TrainConfig, on_progress):
+        self.config = config
+        self.on_progress = on_progress or (lambda progress: None)
+        self.out = config.output_dir
+        self.fingerprint = fingerprint(config)
+        self.log_file = open(os.path.join(self.out, "train.log"), "a", encoding="utf-8")
+        self.device = pick_device()
+        self.bf16 = use_bf16(config.bf16, self.device)
+        self.learning_rate = config.learning_rate or default_learning_rate(config)
+        self.cancel_requested = False
+        self.position = {}  # step and total_steps, for log events
+
+    # ---- set-up -------------------------------------------------------------------------
+    def execute(self) -> TrainResult:
+        import torch
+
+        try:
+            started = time.monotonic()
+            torch.manual_seed(self.config.seed)
+            corpus = read_corpus(self.config.data_path, max_bytes=self.config.max_bytes)
+            model, tokenizer, base_name = self.load_base(corpus)
+            self.blocks = make_blocks(corpus, tokenizer, block_size=self.config.block_size,
+                                      val_fraction=self.config.val_fraction, seed=self.config.seed)
+            self.data = self.data_figures(corpus, tokenizer)
+            self.log(f"Data: {self.data['tokens']} tokens, {self.data['train_blocks']} training and "
+                     f"{self.data['val_blocks']} validation blocks of {self.config.block_size}.")
+            model.loss_type = "ForCausalLM"  # GPT-2's loss; saying so avoids a warning on every run
+            model.to(self.device)
+            baseline = self.evaluate_base(model, tokenizer)
+            model = self.wrap_lora(model)
+            result = self.fit(model, tokenizer, baseline, base_name, started)
+            return result
+        finally:
+            self.log_file.close()
+
+    def load_base(self, corpus):
+        config = self.config
+        if config.base_kind == "scratch":
+            tokenizer_dir = os.path.join(self.out, "tokenizer")
+            if not os.path.isfile(os.path.join(tokenizer_dir, "tokenizer.json")):
+                train_bpe_tokenizer(corpus.documents, tokenizer_dir, vocab_size=config.vocab_size)
+            tokenizer = load_tokenizer(tokenizer_dir)
+            from transformers import GPT2LMHeadModel
+
+            model_config = scratch_config(config.base_source, vocab_size=len(tokenizer),
+                                          block_size=config.block_size, eos_token_id=tokenizer.eos_token_id)
+            model = GPT2LMHeadModel(model_config)
+            self.log(f"From scratch: GPT-2 preset {config.base_source}, vocabulary of {len(tokenizer)} "
+                     f"trained on your text, {model.num_parameters():,} parameters.")
+            return model, tokenizer, config.base_source
+        if config.base_kind == "run":
+            directory = run_export_dir(config.base_source)
+        else:
+            directory = resolve_pretrained(config.base_source, cache_dir=config.cache_dir, offline=config.offline)
+        model, tokenizer = load_pretrained(directory, config.base_source)
+        if config.block_size > model.config.n_positions:
+            raise EngineError(f"block_size {config.block_size} exceeds the model's context of "
+                              f"{model.config.n_positions} tokens.", code="invalid_config",
+                              params={"block_size": config.block_size, "n_positions": model.config.n_positions})
+        self.log(f"Base model {config.base_source}: {model.num_parameters():,} parameters.")
+        return model, tokenizer, config.base_source
+
+    def data_figures(self, corpus, tokenizer) -> dict:
+        figures = text_figures(corpus.documents)
+        figures.update(bytes=corpus.bytes, tokens=self.blocks.tokens,
+                       tokens_per_char=round(self.blocks.tokens / max(1, figures["chars"]), 4),
+                       train_blocks=len(self.blocks.train), val_blocks=len(self.blocks.val),
+                       block_size=self.config.block_size, vocab_size=len(tokenizer))
+        return figures
+
+    def wrap_lora(self, model):
+        if not self.config.lora:
+            return model
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(r=self.config.lora_r, lora_alpha=self.config.lora_alpha, lora_dropout=0.05,
+                          target_modules=LORA_TARGETS, fan_in_fan_out=True, task_type="CAUSAL_LM")
+        model = get_peft_model(model, lora)
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        self.log(f"LoRA r={self.config.lora_r}: training {trainable:,} adapter parameters.")
+        return model
+
+    def evaluate_base(self, model, tokenizer) -> dict:
+        """Loss and samples of the untouched base; kept on disk so a resumed attempt reuses them."""
+        path = os.path.join(self.out, "base_eval.json")
+        if os.path.isfile(path):
+            saved = ckpt.read_json(path)
+            if saved.get("fingerprint") == self.fingerprint:
+                return saved
+        loss = self.val_loss(model)
+        samples = self.samples(model, tokenizer)
+        baseline = {"fingerprint": self.fingerprint, "val_loss": loss, "samples": samples}
+        ckpt.write_json_atomic(path, baseline)
+        self.log(f"Base model: validation loss {loss:.4f}, perplexity {perplexity(loss):.1f}.")
+        return baseline
+
+    # ---- pieces of the loop --------------------------------------------------------------
+    def autocast(self):
+        import torch
+
+        if not self.bf16:
+            return nullcontext()
+        return torch.autocast(self.device, dtype=torch.bfloat16)
+
+    def val_loss(self, model) -> float:
+        import torch
+
+        blocks = self.blocks.val[: self.config.eval_max_blocks]
+        was_training = model.training
+        model.eval()
+        total, count = 0.0, 0
+        with torch.no_grad(), self.autocast():
+            for start in range(0, len(blocks), self.config.batch_size):
+                batch = torch.from_numpy(blocks[start:start + self.config.batch_size]).to(self.device)
+                total += model(input_ids=batch, labels=batch).loss.float().item() * len(batch)
+                count += len(batch)
+        if was_training:
+            model.train()
+        return total / count
+
+    def samples(self, model, tokenizer) -> list[str]:
+        settings = SamplingSettings(max_new_tokens=self.config.sample_max_new_tokens)
+        return [sample_text(model, tokenizer, prompt, settings, seed=SAMPLE_SEED)
+                for prompt in self.config.sample_prompts]
+
+    def make_optimizer(self, model, total_steps: int):
+        import torch
+        from transformers import get_cosine_schedule_with_warmup
+
+        decay, no_decay = [], []
+        for name, p in model.named_parameters():
+            if p.requires_grad:
+                # Biases and LayerNorm gains are not weight-decayed (as in GPT-2 training).
+                (decay if p.dim() >= 2 else no_decay).append(p)
+        groups = [{"params": decay, "weight_decay": self.config.weight_decay},
+                  {"params": no_decay, "weight_decay": 0.0}]
+        try:
+            optimizer = torch.optim.AdamW(groups, lr=self.learning_rate, betas=(0.9, 0.95), fused=True)
+        except (RuntimeError, TypeError):
+            optimizer = torch.optim.AdamW(groups, lr=self.learning_rate, betas=(0.9, 0.95))
+        warmup = int(round(self.config.warmup_ratio * total_steps))
+        scheduler = get_cosine_schedule_with_warmup(optimizer, warmup, total_steps)
+        return optimizer, scheduler
+
+    def batch_order(self):
+        """Micro-batch index -> block indices; a fixed function of (seed, epoch), so resuming
+        at step N sees exactly the batches the uninterrupted run would have seen."""
+        import torch
+
+        count, size = len(self.blocks.train), self.config.batch_size
+        per_epoch = math.ceil(count / size)
+        cache = {}
+
+        def indices(micro: int):
+            epoch, position = divmod(micro, per_epoch)
+            if epoch not in cache:
+                generator = torch.Generator().manual_seed(self.config.seed * 7919 + epoch)
+                cache.clear()
+                cache[epoch] = torch.randperm(count, generator=generator).numpy()
+            return cache[epoch][position * size:(position + 1) * size]
+
+        return indices, per_epoch
+
+    # ---- the loop ------------------------------------------------------------------------
+    def fit(self, model, tokenizer, baseline, base_name, started) -> TrainResult:
+        import torch
+
+        config = self.config
+        indices, per_epoch = self.batch_order()
+        total_steps = config.max_steps or max(1, math.ceil(config.epochs * per_epoch / config.grad_accum))
+        eval_every = config.eval_every_steps or max(1, total_steps // 10)
+        optimizer, scheduler = self.make_optimizer(model, total_steps)
+        state = {"step": 0, "tokens_seen": 0, "seconds": 0.0, "history": [], "best_val_loss": None,
+                 "best_step": 0, "overfitting": False, "best_train_loss": None, "fingerprint": self.fingerprint}
+        state = self.resume(model, optimizer, scheduler, state)
+        self.position = {"step": state["step"], "total_steps": total_steps}
+        tokens_per_step = config.batch_size * config.grad_accum * config.block_size
+        self.report(Progress("start", step=state["step"], total_steps=total_steps,
+                             learning_rate=scheduler.get_last_lr()[0],
+                             message=f"Training for {total_steps} steps on {self.device}"
+                                     f"{' with bf16 autocast' if self.bf16 else ''}, "
+                                     f"{torch.get_num_threads()} threads."))
+        self.stop_if_cancelled(state["step"])
+        model.train()
+        window = _Window()
+        last_checkpoint = time.monotonic()
+        seconds_before = state["seconds"]
+        loop_started = time.monotonic()
+        while state["step"] < total_steps:
+            window.add(self.one_step(model, optimizer, scheduler, indices, state["step"]), tokens_per_step)
+            state["step"] += 1
+            state["tokens_seen"] += tokens_per_step
+            state["seconds"] = seconds_before + time.monotonic() - loop_started
+            step, now, lr = state["step"], time.monotonic(), scheduler.get_last_lr()[0]
+            self.position = {"step": step, "total_steps": total_steps}
+            speed = window.speed(now)
+            progress = dict(step=step, total_steps=total_steps, epoch=round(step * config.grad_accum / per_epoch, 3),
+                            learning_rate=lr, tokens_per_second=round(speed, 1),
+                            eta_seconds=round((total_steps - step) * tokens_per_step / max(speed, 1e-6), 1))
+            if step % eval_every == 0 or step == total_steps:
+                val = self.val_loss(model)
+                self.record_eval(model, state, step, window.loss(), val, lr)
+                self.report(Progress("eval", train_loss=window.loss(), val_loss=val,
+                                     overfitting=state["overfitting"], **progress,
+                                     message=f"Step {step}/{total_steps}: training loss {window.loss():.4f}, "
+                                             f"validation loss {val:.4f}."))
+                window = _Window()
+            elif now - window.started >= config.progress_every_seconds:
+                state["history"].append({"step": step, "train_loss": window.loss(), "val_loss": None, "lr": lr})
+                self.report(Progress("step", train_loss=window.loss(), overfitting=state["overfitting"], **progress))
+                window = _Window()
+            due = (config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0) or \
+                now - last_checkpoint >= config.checkpoint_every_seconds
+            if (due or self.cancel_requested) and step < total_steps:
+                ckpt.save_checkpoint(os.path.join(self.out, "checkpoints"), model=model, optimizer=optimizer,
+                                     scheduler=scheduler, state=state)
+                last_checkpoint = time.monotonic()
+                self.report(Progress("checkpoint", overfitting=state["overfitting"], **progress,
+                                     message=f"Checkpoint saved at step {step}."))
+            self.stop_if_cancelled(step)
+        return self.finish(model, tokenizer, baseline, base_name, state, started)
+
+    def stop_if_cancelled(self, step: int) -> None:
+        if self.cancel_requested:
+            self.write_log(f"Cancelled at step {step}.")
+            raise TrainingCancelled(f"Training was cancelled at step {step}.", params={"step": step})
+
+    def one_step(self, model, optimizer, scheduler, indices, step: int) -> float:
+        import torch
+
+        accum = self.config.grad_accum
+        total = 0.0
+        for k in range(accum):
+            batch = torch.from_numpy(self.blocks.train[indices(step * accum + k)]).to(self.device)
+            with self.autocast():
+                loss = model(input_ids=batch, labels=batch).loss
+            (loss / accum).backward()
+            total += loss.detach().float().item()
+        if not math.isfinite(total):
+            raise EngineError("The loss became NaN or infinite: try a lower learning rate.",
+                              code="diverged", params={"step": step})
+        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad],
+                                       self.config.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        return total / accum
+
+    def record_eval(self, model, state, step, train_loss, val, lr) -> None:
+        state["history"].append({"step": step, "train_loss": train_loss, "val_loss": val, "lr": lr})
+        best = state["best_val_loss"]
+        if best is None or val < best:
+            state.update(best_val_loss=val, best_step=step, best_train_loss=train_loss)
+            ckpt.save_best(os.path.join(self.out, "best"), model=model,
+                           state={"step": step, "val_loss": val})
+        elif (val > best + max(0.01, 0.02 * best) and state["best_train_loss"] is not None
+              and train_loss < state["best_train_loss"] and not state["overfitting"]):
+            state["overfitting"] = True
+            self.log(f"Warning at step {step}: validation loss is rising ({best:.4f} -> {val:.4f}) while "
+                     "training loss falls: the model starts to memorise the text (overfitting).")
+
+    def resume(self, model, optimizer, scheduler, state) -> dict:
+        path = ckpt.latest_checkpoint(os.path.join(self.out, "checkpoints"))
+        if not path:
+            return state
+        saved = ckpt.read_json(os.path.join(path, ckpt.STATE))
+        if saved.get("fingerprint") != self.fingerprint:
+            self.log("A checkpoint from different settings or data was found and ignored.")
+            return state
+        saved = ckpt.load_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler)
+        self.log(f"Resumed from the checkpoint at step {saved['step']}.")
+        return saved
+
+    # ---- the end -------------------------------------------------------------------------
+    def finish(self, model, tokenizer, baseline, base_name, state, started) -> TrainResult:
+        best = ckpt.best_weights(os.path.join(self.out, "best"))
+        if best:  # export the weights with the lowest validation loss
+            ckpt.load_trainable_state(model, best)
+        if self.config.lora:
+            model = model.merge_and_unload()
+        final_loss = state["best_val_loss"]
+        samples = self.samples(model, tokenizer)
+        sample_rows = [{"prompt": p, "base": b, "tuned": t}
+                       for p, b, t in zip(self.config.sample_prompts, baseline["samples"], samples)]
+        hyperparameters = self.hyperparameters()
+        metrics = {"base_val_loss": baseline["val_loss"], "base_perplexity": perplexity(baseline["val_loss"]),
+                   "val_loss": final_loss, "perplexity": perplexity(final_loss),
+                   "exported_step": state["best_step"], "steps": state["step"]}
+        card = model_card(base=base_name, base_kind=self.config.base_kind, data=self.data,
+                          hyperparameters=hyperparameters, metrics=metrics, samples=sample_rows)
+        export_dir = export_model(model, tokenizer, os.path.join(self.out, "export"), card=card)
+        # The export is complete: optimizer state (3x the weights) is no longer needed on disk.
+        shutil.rmtree(os.path.join(self.out, "checkpoints"), ignore_errors=True)
+        result = TrainResult(
+            model_dir=export_dir, steps=state["step"], tokens_seen=state["tokens_seen"],
+            seconds=round(time.monotonic() - started, 2),
+            base_val_loss=baseline["val_loss"], base_perplexity=perplexity(baseline["val_loss"]),
+            final_val_loss=final_loss, final_perplexity=perplexity(final_loss),
+            best_val_loss=state["best_val_loss"], best_step=state["best_step"],
+            overfitting=state["overfitting"], history=state["history"], samples=sample_rows,
+            data=self.data, hyperparameters=hyperparameters,
+        )
+        self.report(Progress("done", step=state["step"], total_steps=state["step"], val_loss=final_loss,
+                             overfitting=state["overfitting"], eta_seconds=0.0,
+                             message=f"Done: validation loss {baseline['val_loss']:.4f} -> {final_loss:.4f}."))
+        return result
+
+    def hyperparameters(self) -> dict:
+        values = asdict(self.config)
+        for key in ("data_path", "output_dir", "cache_dir", "offline", "max_bytes", "sample_prompts",
+                    "progress_every_seconds", "checkpoint_every_seconds", "checkpoint_every_steps"):
+            values.pop(key, None)
+        values.update(learning_rate=self.learning_rate, bf16=self.bf16, device=self.device)
+        return values
+
+    # ---- reporting -----------------------------------------------------------------------
+    def report(self, progress: Progress) -> bool:
+        """Hand progress to the caller; a True answer asks to stop (honoured after the current step)."""
+        if progress.message:
+            self.write_log(progress.message)
+        if self.on_progress(progress):
+            self.cancel_requested = True
+        return self.cancel_requested
+
+    def log(self, message: str) -> None:
+        """A line for train.log, also passed on as a "log" event."""
+        self.report(Progress("log", step=self.position.get("step", 0),
+                             total_steps=self.position.get("total_steps", 0), message=message))
+
+    def write_log(self, message: str) -> None:
+        self.log_file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+        self.log_file.flush()
+
+
+def perplexity(loss: float) -> float:
+    return round(math.exp(min(loss, 30.0)), 4)
+
+
+class _Window:
+    """Training loss and speed since the last report."""
+
+    def __init__(self):
+        self.started = time.monotonic()
+        self.total = 0.0
+        self.steps = 0
+        self.tokens = 0
+
+    def add(self, loss: float, tokens: int) -> None:
+        self.total += loss
+        self.steps += 1
+        self.tokens += tokens
+
+    def loss(self) -> float:
+        return self.total / max(1, self.steps)
+
+    def speed(self, now: float) -> float:
+        return self.tokens / max(now - self.started, 1e-6)

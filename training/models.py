@@ -1,1 +1,302 @@
+"""Datasets, base models and training runs.
 
+The database is the source of truth for a run's state; Redis only carries the queue.
+Every write a job makes is fenced by the run's `attempt` (see training/jobs.py).
+"""
+import json
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from training import conf
+
+
+def dataset_upload_to(instance, filename: str) -> str:
+    """A generated name: the user's file name never reaches the file system."""
+    return f"datasets/{uuid.uuid4().hex}{Dataset.safe_extension(filename)}"
+
+
+class Dataset(models.Model):
+    """A text corpus: a student's upload or a shared sample published by an instructor."""
+
+    ALLOWED_EXTENSIONS = (".txt", ".md", ".jsonl", ".csv")
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
+                              related_name="datasets", verbose_name=_("owner"))
+    name = models.CharField(_("name"), max_length=120)
+    description = models.TextField(_("description"), blank=True)
+    language = models.CharField(_("language"), max_length=8, blank=True, choices=settings.LANGUAGES)
+    file = models.FileField(_("file"), upload_to=dataset_upload_to, max_length=255)
+    size_bytes = models.PositiveBigIntegerField(_("size in bytes"), default=0)
+    report = models.JSONField(_("check report"), default=dict, blank=True)
+    error_code = models.CharField(_("error code"), max_length=40, blank=True)
+    error_params = models.JSONField(default=dict, blank=True)
+    is_sample = models.BooleanField(_("shared sample"), default=False)
+    published = models.BooleanField(_("published"), default=False,
+                                    help_text=_("Published samples are offered to every student."))
+    seed_key = models.CharField(max_length=80, blank=True, editable=False,
+                                help_text="Set for samples loaded by seed_training (idempotent seeding).")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("dataset")
+        verbose_name_plural = _("datasets")
+        constraints = [
+            models.UniqueConstraint(fields=["seed_key"], condition=~Q(seed_key=""), name="dataset_unique_seed_key"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @classmethod
+    def safe_extension(cls, filename: str) -> str:
+        suffix = Path(str(filename).replace("\x00", "")[-32:]).suffix.lower()
+        return suffix if suffix in cls.ALLOWED_EXTENSIONS else ".txt"
+
+    @property
+    def path(self) -> Path:
+        return Path(self.file.path)
+
+    @property
+    def is_usable(self) -> bool:
+        return bool(self.report) and not self.error_code
+
+    @property
+    def tokens(self) -> int:
+        return int(self.report.get("tokens") or 0)
+
+
+class BaseModel(models.Model):
+    """What a run starts from: a from-scratch preset or a pretrained GPT-2 (Hub id or local directory)."""
+
+    SCRATCH = "scratch"
+    PRETRAINED = "pretrained"
+    KIND_CHOICES = [(SCRATCH, _("from scratch")), (PRETRAINED, _("pretrained"))]
+
+    key = models.SlugField(_("key"), max_length=60, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=20, choices=KIND_CHOICES)
+    source = models.CharField(_("source"), max_length=500, help_text=_(
+        "From scratch: the preset name (tiny, small). Pretrained: a Hugging Face Hub id (gpt2) "
+        "or an absolute local directory."))
+    language = models.CharField(_("language"), max_length=8, blank=True, choices=settings.LANGUAGES)
+    size = models.CharField(_("size"), max_length=40, blank=True, help_text=_("For people, e.g. \"124M parameters\"."))
+    max_block_size = models.PositiveIntegerField(_("maximum block size"), default=1024)
+    description = models.TextField(_("description"), blank=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["order", "name"]
+        verbose_name = _("base model")
+        verbose_name_plural = _("base models")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_scratch(self) -> bool:
+        return self.kind == self.SCRATCH
+
+    @property
+    def is_local_dir(self) -> bool:
+        return not self.is_scratch and Path(self.source).is_absolute()
+
+    @property
+    def is_hub_id(self) -> bool:
+        return not self.is_scratch and not self.is_local_dir
+
+    @property
+    def engine_key(self) -> str:
+        """The `base` name estimate_seconds and check_dataset understand: "scratch:<preset>",
+        a hub id, or a model directory."""
+        return f"scratch:{self.source}" if self.is_scratch else self.source
+
+    @property
+    def is_present(self) -> bool:
+        """Scratch presets need no files; pretrained ones must be on this machine (workers never download)."""
+        if self.is_scratch:
+            return True
+        from training.engine import is_base_present
+
+        return bool(is_base_present(self.source, cache_dir=str(conf.models_dir())))
+
+    def block_size_limit(self) -> int:
+        """The model's n_positions where it can be read without torch, else the stored maximum."""
+        if self.is_local_dir:
+            try:
+                config = json.loads((Path(self.source) / "config.json").read_text())
+                return int(config.get("n_positions") or config.get("max_position_embeddings") or self.max_block_size)
+            except (OSError, ValueError):
+                pass
+        return self.max_block_size
+
+
+class RunQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status__in=TrainingRun.ACTIVE)
+
+    def for_owner(self, user):
+        return self.filter(owner=user)
+
+
+class TrainingRun(models.Model):
+    QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
+    STATUS_CHOICES = [
+        (QUEUED, _("queued")),
+        (RUNNING, _("running")),
+        (SUCCEEDED, _("succeeded")),
+        (FAILED, _("failed")),
+        (CANCELLED, _("cancelled")),
+    ]
+    ACTIVE = (QUEUED, RUNNING)
+    FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="training_runs",
+                              verbose_name=_("owner"))
+    name = models.CharField(_("name"), max_length=120, blank=True)
+    dataset = models.ForeignKey(Dataset, on_delete=models.SET_NULL, null=True, related_name="runs",
+                                verbose_name=_("dataset"))
+    base_model = models.ForeignKey(BaseModel, on_delete=models.PROTECT, null=True, blank=True, related_name="runs",
+                                   verbose_name=_("base model"))
+    base_run = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children",
+                                 verbose_name=_("base run"))
+    preset = models.CharField(_("preset"), max_length=20, default="quick")
+    hyperparameters = models.JSONField(_("hyperparameters"), default=dict, blank=True)
+
+    # Queue and claim
+    status = models.CharField(_("status"), max_length=20, choices=STATUS_CHOICES, default=QUEUED, db_index=True)
+    active_slot = models.PositiveSmallIntegerField(null=True, blank=True, editable=False, help_text=(
+        "0..quota-1 while queued or running: the unique (owner, slot) pair makes the per-student quota race-safe."))
+    attempt = models.PositiveIntegerField(_("attempt"), default=1)
+    published_attempt = models.PositiveIntegerField(null=True, blank=True)
+    rq_job_id = models.CharField(max_length=80, blank=True)
+    job_timeout = models.PositiveIntegerField(default=0)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker_pid = models.PositiveIntegerField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    # Progress (written by the job every ~2 s)
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    epoch = models.FloatField(null=True, blank=True)
+    train_loss = models.FloatField(null=True, blank=True)
+    val_loss = models.FloatField(null=True, blank=True)
+    learning_rate = models.FloatField(null=True, blank=True)
+    tokens_per_second = models.FloatField(null=True, blank=True)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    overfitting = models.BooleanField(default=False)
+    checkpoint_step = models.PositiveIntegerField(default=0)
+    log_lines = models.JSONField(default=list, blank=True)
+    history = models.JSONField(default=list, blank=True)
+
+    # Results
+    metrics = models.JSONField(default=dict, blank=True)
+    samples = models.JSONField(default=list, blank=True)
+    archive_size = models.PositiveBigIntegerField(default=0)
+    error_code = models.CharField(_("error code"), max_length=40, blank=True)
+    error_detail = models.TextField(_("technical detail"), blank=True,
+                                    help_text=_("Traceback or worker message; shown to instructors only."))
+    is_demo = models.BooleanField(_("site demo model"), default=False)
+
+    objects = RunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("training run")
+        verbose_name_plural = _("training runs")
+        constraints = [
+            # One run per (owner, slot) while active; the quota decides how many slots exist.
+            models.UniqueConstraint(fields=["owner", "active_slot"], condition=Q(status__in=("queued", "running")),
+                                    name="training_run_active_slot_per_owner"),
+            models.UniqueConstraint(fields=["is_demo"], condition=Q(is_demo=True), name="training_run_single_demo"),
+        ]
+
+    def __str__(self):
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.name or f"#{self.short_code}"
+
+    @property
+    def short_code(self) -> str:
+        return self.code.hex[:8]
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self.cancel_requested_at is not None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def job_id(self) -> str:
+        return f"run-{self.pk}-{self.attempt}"
+
+    @property
+    def run_dir(self) -> Path:
+        return conf.runs_root() / str(self.code)
+
+    def attempt_dir(self, attempt: int) -> Path:
+        """Each attempt writes into its own directory, so an orphaned execution can never
+        overwrite the files of the attempt that publishes; a new attempt starts from a copy
+        of the previous attempt's checkpoints."""
+        return self.run_dir / f"attempt-{attempt}"
+
+    @property
+    def output_dir(self) -> Path:
+        return self.attempt_dir(self.published_attempt or self.attempt)
+
+    @property
+    def export_dir(self) -> Path | None:
+        if self.status != self.SUCCEEDED or not self.published_attempt:
+            return None
+        return self.attempt_dir(self.published_attempt) / "export"
+
+    @property
+    def archive_name(self) -> str:
+        return f"llmschool-{self.code}.zip"
+
+    @property
+    def archive_path(self) -> Path | None:
+        if self.status != self.SUCCEEDED or not self.published_attempt:
+            return None
+        return self.attempt_dir(self.published_attempt) / self.archive_name
+
+    @property
+    def base_label(self) -> str:
+        if self.base_run_id:
+            return str(self.base_run)
+        return str(self.base_model) if self.base_model_id else "—"
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == self.SUCCEEDED:
+            return 100
+        if not self.total_steps:
+            return 0
+        return max(0, min(100, round(100 * self.step / self.total_steps)))
+
+    def queue_position(self) -> int | None:
+        """1 for the next run to start; None unless queued. Runs are served first come, first served."""
+        if self.status != self.QUEUED:
+            return None
+        return TrainingRun.objects.filter(status=self.QUEUED, pk__lt=self.pk).count() + 1

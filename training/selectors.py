@@ -1,10 +1,64 @@
-"""Read-side helpers other apps use (the training helper fills these in)."""
+"""Read-side helpers other apps use (dashboard, lab) and the training views share."""
+from django.db.models import Q
+from django.http import Http404
+
+from training.models import Dataset, TrainingRun
 
 
 def latest_runs_for_user(user, limit=5) -> list:
-    return []
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return list(TrainingRun.objects.filter(owner=user).select_related("dataset", "base_model", "base_run")[:limit])
 
 
 def lab_models_for_user(user) -> list:
-    """The user's succeeded runs plus the site's demo run."""
-    return []
+    """The user's succeeded runs plus the site's demo run (demo first)."""
+    runs = TrainingRun.objects.filter(status=TrainingRun.SUCCEEDED).select_related("base_model", "dataset")
+    if getattr(user, "is_authenticated", False):
+        runs = runs.filter(Q(owner=user) | Q(is_demo=True))
+    else:
+        runs = runs.filter(is_demo=True)
+    return sorted(runs, key=lambda run: (not run.is_demo, -run.created_at.timestamp()))
+
+
+def run_for_lab(user, code):
+    """A succeeded run the user may use in the lab: their own, or the demo run; else Http404."""
+    query = Q(is_demo=True)
+    if getattr(user, "is_authenticated", False):
+        query |= Q(owner=user)
+    run = TrainingRun.objects.filter(query, code=code, status=TrainingRun.SUCCEEDED).first()
+    if run is None:
+        raise Http404("No such model")
+    return run
+
+
+def latest_succeeded_run(user):
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return TrainingRun.objects.filter(owner=user, status=TrainingRun.SUCCEEDED).first()
+
+
+def demo_run():
+    return TrainingRun.objects.filter(is_demo=True, status=TrainingRun.SUCCEEDED).first()
+
+
+def run_for_owner(user, code) -> TrainingRun:
+    """Owner-scoped lookup: another user's run is a 404, never a 403 that confirms it exists."""
+    run = TrainingRun.objects.select_related("dataset", "base_model", "base_run").filter(owner=user, code=code).first()
+    if run is None:
+        raise Http404("No such run")
+    return run
+
+
+def dataset_for_user(user, code, *, include_samples=True) -> Dataset:
+    query = Q(owner=user)
+    if include_samples:
+        query |= Q(is_sample=True, published=True)
+    dataset = Dataset.objects.filter(query, code=code).first()
+    if dataset is None:
+        raise Http404("No such dataset")
+    return dataset
+
+
+def queued_count() -> int:
+    return TrainingRun.objects.filter(status=TrainingRun.QUEUED).count()

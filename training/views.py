@@ -1,7 +1,321 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+"""Training pages: thin function-based views over training.services and training.selectors.
 
+Every lookup is owner-scoped: another user's dataset, run, progress, playground or
+download answers 404 (instructors may download any archive).
+"""
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
+
+from training import conf, selectors, services
+from training.charts import history_series, loss_chart
+from training.forms import CompareForm, DatasetUploadForm, PlaygroundForm, RunForm
+from training.models import BaseModel, Dataset, TrainingRun
+from training.reasons import dataset_error_message, run_failure
+
+log = logging.getLogger(__name__)
+
+
+# Runs list --------------------------------------------------------------------------------
 
 @login_required
 def run_list(request):
-    return render(request, "training/runs.html")
+    runs = TrainingRun.objects.filter(owner=request.user).select_related("dataset", "base_model", "base_run")
+    return render(request, "training/runs.html", {
+        "runs": runs,
+        "has_active": any(run.is_active for run in runs),
+        "succeeded": [run for run in runs if run.status == TrainingRun.SUCCEEDED],
+    })
+
+
+# Datasets ---------------------------------------------------------------------------------
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dataset_list(request):
+    form = DatasetUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            dataset = services.dataset_create(owner=request.user, uploaded_file=form.cleaned_data["file"],
+                                              name=form.cleaned_data["name"])
+        except services.DatasetRejected as exc:
+            form.add_error("file", exc.message)
+        else:
+            messages.success(request, _("Dataset uploaded and checked."))
+            return redirect("training:dataset_detail", code=dataset.code)
+    return render(request, "training/datasets.html", {
+        "form": form,
+        "own": Dataset.objects.filter(owner=request.user),
+        "samples": Dataset.objects.filter(is_sample=True, published=True, error_code=""),
+        "max_bytes": conf.dataset_max_bytes(),
+    }, status=400 if request.method == "POST" else 200)
+
+
+@login_required
+def dataset_detail(request, code):
+    dataset = selectors.dataset_for_user(request.user, code)
+    estimates = []
+    for base in BaseModel.objects.filter(enabled=True):
+        seconds = (dataset.report.get("estimated_seconds") or {}).get(base.engine_key)
+        if seconds is not None:
+            estimates.append({"base": base, "seconds": seconds})
+    return render(request, "training/dataset_detail.html", {
+        "dataset": dataset,
+        "report": dataset.report,
+        "estimates": estimates,
+        "error": dataset_error_message(dataset.error_code, dataset.error_params) if dataset.error_code else "",
+        "runs": dataset.runs.filter(owner=request.user)[:10],
+        "is_owner": dataset.owner_id == request.user.pk,
+    })
+
+
+@login_required
+@require_POST
+def dataset_delete(request, code):
+    dataset = selectors.dataset_for_user(request.user, code, include_samples=False)
+    try:
+        services.dataset_delete(dataset=dataset)
+    except services.RunRefused as exc:
+        messages.error(request, exc.message)
+        return redirect("training:dataset_detail", code=dataset.code)
+    messages.success(request, _("Dataset deleted."))
+    return redirect("training:datasets")
+
+
+# New run ----------------------------------------------------------------------------------
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def _estimate(form) -> dict:
+    """Plan the run the form describes: estimate and budget, or the reason it is refused."""
+    if not form.is_valid():
+        return {"errors": [e for errors in form.errors.values() for e in errors]}
+    base_model, base_run = form.base_model_and_run()
+    try:
+        plan = services.run_plan(owner=form.user, dataset=form.cleaned_data["dataset"], base_model=base_model,
+                                 base_run=base_run, preset=form.cleaned_data["preset"], options=form.options())
+    except ValidationError as exc:
+        return {"errors": exc.messages}
+    return {"plan": plan, "hyperparameters": plan["hyperparameters"]}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def run_new(request):
+    if request.method == "POST":
+        form = RunForm(request.POST, user=request.user)
+        if form.is_valid():
+            base_model, base_run = form.base_model_and_run()
+            try:
+                run = services.training_run_create(
+                    owner=request.user, dataset=form.cleaned_data["dataset"], base_model=base_model,
+                    base_run=base_run, preset=form.cleaned_data["preset"], options=form.options(),
+                    name=form.cleaned_data["name"])
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            except services.RunRefused as exc:
+                form.add_error(None, exc.message)
+            else:
+                if getattr(run, "enqueued", True) is False:
+                    messages.warning(request, _(
+                        "Your run is saved, but the training queue is not reachable right now. "
+                        "It will start automatically as soon as the queue is back; you do not need to submit it again."))
+                else:
+                    messages.success(request, _("Your run is queued."))
+                return redirect("training:run_detail", code=run.code)
+        estimate = _estimate(form)
+        status = 400
+    else:
+        preset = request.GET.get("preset") if request.GET.get("preset") in ("quick", "standard") else "quick"
+        form = RunForm(initial={"preset": preset}, user=request.user)
+        dataset = request.GET.get("dataset") if request.GET.get("dataset") in form.datasets else None
+        base = request.GET.get("base") if request.GET.get("base") in form.bases else None
+        form.initial["dataset"] = dataset or next(iter(form.datasets), None)
+        form.initial["base"] = base or next(iter(form.bases), None)
+        data = {key: form.initial[key] for key in ("dataset", "base", "preset")}
+        estimate = _estimate(RunForm(data, user=request.user)) if all(data.values()) else {}
+        status = 200
+    return render(request, "training/run_new.html", {
+        "form": form,
+        "estimate": estimate,
+        "missing_bases": form.missing_bases,
+        "has_datasets": bool(form.datasets),
+        "active_count": TrainingRun.objects.filter(owner=request.user, status__in=TrainingRun.ACTIVE).count(),
+    }, status=status)
+
+
+@login_required
+@require_GET
+def run_estimate(request):
+    form = RunForm(request.GET, user=request.user)
+    return render(request, "training/includes/run_estimate.html", {"estimate": _estimate(form)})
+
+
+# One run ----------------------------------------------------------------------------------
+
+def _progress_context(run: TrainingRun) -> dict:
+    metrics = run.metrics or {}
+    chart = loss_chart(history_series(run.history), reference=metrics.get("base_val_loss"))
+    title, advice = run_failure(run.error_code) if run.status == TrainingRun.FAILED else ("", "")
+    return {
+        "run": run,
+        "chart": chart,
+        "queue_position": run.queue_position(),
+        "failure_title": title,
+        "failure_advice": advice,
+        "log_lines": run.log_lines[-40:],
+        "waiting_for_queue": run.status == TrainingRun.QUEUED and not run.rq_job_id,
+    }
+
+
+@login_required
+def run_detail(request, code):
+    run = selectors.run_for_owner(request.user, code)
+    context = _progress_context(run)
+    if run.status == TrainingRun.SUCCEEDED:
+        context["playground_form"] = PlaygroundForm(initial={"prompt": _default_prompt(run)})
+    return render(request, "training/run_detail.html", context)
+
+
+def _default_prompt(run: TrainingRun) -> str:
+    for sample in run.samples or []:
+        if sample.get("prompt"):
+            return sample["prompt"]
+    return ""
+
+
+def progress_json(run: TrainingRun) -> dict:
+    return {
+        "code": str(run.code), "status": run.status, "attempt": run.attempt, "step": run.step,
+        "total_steps": run.total_steps, "percent": run.progress_percent, "epoch": run.epoch,
+        "train_loss": run.train_loss, "val_loss": run.val_loss, "learning_rate": run.learning_rate,
+        "tokens_per_second": run.tokens_per_second, "eta_seconds": run.eta_seconds,
+        "queue_position": run.queue_position(), "overfitting": run.overfitting,
+        "checkpoint_step": run.checkpoint_step, "error_code": run.error_code,
+        "log_lines": run.log_lines[-20:], "history_points": len(run.history or []),
+    }
+
+
+@login_required
+@require_GET
+def run_progress(request, code):
+    """The polling endpoint: an HTML fragment for htmx, JSON for anything asking for it."""
+    run = selectors.run_for_owner(request.user, code)
+    if request.GET.get("format") == "json" or "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse(progress_json(run))
+    if request.htmx and request.GET.get("live") and run.is_finished:
+        # The run ended while the page was open: reload it to show the results.
+        return HttpResponseClientRefresh()
+    return render(request, "training/includes/run_progress.html", _progress_context(run))
+
+
+@login_required
+@require_POST
+def run_cancel(request, code):
+    run = selectors.run_for_owner(request.user, code)
+    if services.training_run_cancel(run=run):
+        if run.status == TrainingRun.CANCELLED:
+            messages.success(request, _("The run was cancelled."))
+        else:
+            messages.info(request, _("Stopping the run; this takes a few seconds."))
+    else:
+        messages.info(request, _("This run has already finished."))
+    return redirect("training:run_detail", code=run.code)
+
+
+@login_required
+@require_POST
+def run_playground(request, code):
+    run = selectors.run_for_owner(request.user, code)
+    if run.status != TrainingRun.SUCCEEDED or run.export_dir is None:
+        raise Http404("No model to play with")
+    form = PlaygroundForm(request.POST)
+    context = {"run": run, "playground_form": form}
+    if form.is_valid():
+        context.update(_generate(run, form.cleaned_data))
+    template = "training/includes/playground_result.html" if request.htmx else "training/run_detail.html"
+    if not request.htmx:
+        context.update(_progress_context(run))
+        context["playground_form"] = form
+    return render(request, template, context, status=200 if form.is_valid() else 400)
+
+
+def _generate(run: TrainingRun, data: dict) -> dict:
+    from training.engine import EngineError, generate
+
+    try:
+        text = generate(str(run.export_dir), data["prompt"], max_new_tokens=data["max_new_tokens"],
+                        temperature=data["temperature"], top_k=data["top_k"], top_p=data["top_p"])
+    except (EngineError, OSError) as exc:
+        log.warning("playground failed for run %s: %s", run.code, exc)
+        return {"generation_error": _("The model could not generate text right now. Please try again.")}
+    return {"generated": text, "prompt": data["prompt"]}
+
+
+@login_required
+def run_download(request, code):
+    """The owner's archive; instructors may fetch any (others get 404, no bytes)."""
+    query = TrainingRun.objects.filter(code=code)
+    if not request.user.is_instructor:
+        query = query.filter(owner=request.user)
+    run = query.first()
+    if run is None or run.archive_path is None or not run.archive_path.is_file():
+        raise Http404("No archive")
+    return FileResponse(open(run.archive_path, "rb"), as_attachment=True, filename=run.archive_name,
+                        content_type="application/zip")
+
+
+@login_required
+@require_POST
+def run_delete(request, code):
+    run = selectors.run_for_owner(request.user, code)
+    try:
+        services.training_run_delete(run=run)
+    except services.RunRefused as exc:
+        messages.error(request, exc.message)
+        return redirect("training:run_detail", code=run.code)
+    messages.success(request, _("The run and its files were deleted."))
+    return redirect("training:runs")
+
+
+@login_required
+@require_GET
+def compare(request):
+    runs = TrainingRun.objects.filter(owner=request.user).exclude(status__in=TrainingRun.ACTIVE)
+    form = CompareForm(request.GET if request.GET.get("a") and request.GET.get("b") else None)
+    codes = [str(run.code) for run in runs[:2]]
+    selected_a = request.GET.get("a") or (codes[0] if codes else "")
+    selected_b = request.GET.get("b") or next((c for c in codes if c != selected_a), "")
+    context = {"runs": runs, "form": form, "selected_a": selected_a, "selected_b": selected_b}
+    if form.is_valid():
+        a = selectors.run_for_owner(request.user, form.cleaned_data["a"])
+        b = selectors.run_for_owner(request.user, form.cleaned_data["b"])
+        series = history_series(a.history, prefix="a-") + history_series(b.history, prefix="b-")
+        keys = sorted(set(a.hyperparameters) | set(b.hyperparameters))
+        context.update({
+            "a": a, "b": b,
+            "chart": loss_chart(series),
+            "hyperparameters": [(key, a.hyperparameters.get(key), b.hyperparameters.get(key)) for key in keys
+                                if key != "sample_prompts"],
+            "samples": _paired_samples(a, b),
+        })
+    return render(request, "training/compare.html", context)
+
+
+def _paired_samples(a: TrainingRun, b: TrainingRun) -> list:
+    by_prompt = {s.get("prompt"): s for s in b.samples or []}
+    return [{"prompt": s.get("prompt"), "a": s.get("tuned"), "b": (by_prompt.get(s.get("prompt")) or {}).get("tuned")}
+            for s in a.samples or []]

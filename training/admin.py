@@ -1,0 +1,177 @@
+"""Instructors' view of training: every run, datasets (publish samples), base models."""
+from django.contrib import admin, messages
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from training import services
+from training.models import BaseModel, Dataset, TrainingRun
+from training.reasons import run_failure
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    list_display = ("short_code_column", "owner", "status", "base_label", "dataset", "progress_column", "attempt",
+                    "error_code", "is_demo", "created_at")
+    list_filter = ("status", "base_model", ("owner", admin.RelatedOnlyFieldListFilter), "is_demo", "error_code")
+    search_fields = ("code", "name", "owner__username", "owner__email", "dataset__name")
+    list_select_related = ("owner", "dataset", "base_model", "base_run")
+    raw_id_fields = ("owner", "dataset", "base_run")
+    actions = ("cancel_runs", "requeue_runs", "use_as_demo")
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "code", "status", "attempt", "published_attempt", "rq_job_id", "job_timeout", "enqueued_at", "claimed_at",
+        "heartbeat_at", "worker_pid", "cancel_requested_at", "started_at", "finished_at", "step", "total_steps",
+        "epoch", "train_loss", "val_loss", "learning_rate", "tokens_per_second", "eta_seconds", "overfitting",
+        "checkpoint_step", "archive_size", "error_code", "failure_for_student", "error_detail_block", "log_block",
+        "metrics", "hyperparameters", "is_demo")
+    exclude = ("error_detail", "log_lines", "history", "samples", "active_slot")
+    fieldsets = (
+        (None, {"fields": ("code", "owner", "name", "dataset", "base_model", "base_run", "preset", "hyperparameters",
+                           "is_demo")}),
+        (_("State"), {"fields": ("status", "attempt", "published_attempt", "rq_job_id", "job_timeout", "enqueued_at",
+                                 "claimed_at", "heartbeat_at", "worker_pid", "cancel_requested_at", "started_at",
+                                 "finished_at")}),
+        (_("Progress"), {"fields": ("step", "total_steps", "epoch", "train_loss", "val_loss", "learning_rate",
+                                    "tokens_per_second", "eta_seconds", "overfitting", "checkpoint_step",
+                                    "archive_size", "metrics")}),
+        (_("Errors and log"), {"fields": ("error_code", "failure_for_student", "error_detail_block", "log_block")}),
+    )
+
+    def has_add_permission(self, request):
+        return False  # runs are created by students through the site
+
+    @admin.display(description=_("run"), ordering="code")
+    def short_code_column(self, run):
+        return run.display_name
+
+    @admin.display(description=_("progress"))
+    def progress_column(self, run):
+        if not run.total_steps:
+            return "—"
+        return f"{run.step}/{run.total_steps}"
+
+    @admin.display(description=_("what the student sees"))
+    def failure_for_student(self, run):
+        if run.status != TrainingRun.FAILED:
+            return "—"
+        title, advice = run_failure(run.error_code)
+        return f"{title}: {advice}"
+
+    @admin.display(description=_("technical detail"))
+    def error_detail_block(self, run):
+        return format_html('<pre style="white-space: pre-wrap; max-height: 28em; overflow: auto">{}</pre>',
+                           run.error_detail or "—")
+
+    @admin.display(description=_("log"))
+    def log_block(self, run):
+        return format_html('<pre style="white-space: pre-wrap; max-height: 20em; overflow: auto">{}</pre>',
+                           "\n".join(run.log_lines[-100:]) or "—")
+
+    @admin.action(description=_("Cancel the selected runs"))
+    def cancel_runs(self, request, queryset):
+        count = sum(1 for run in queryset if services.training_run_cancel(run=run))
+        self.message_user(request, ngettext("%(count)d run is being cancelled.", "%(count)d runs are being cancelled.",
+                                            count) % {"count": count}, messages.SUCCESS)
+
+    @admin.action(description=_("Queue the selected runs again (resume from their checkpoint)"))
+    def requeue_runs(self, request, queryset):
+        done = 0
+        for run in queryset:
+            try:
+                services.training_run_requeue(run=run)
+                done += 1
+            except services.RunRefused as exc:
+                self.message_user(request, f"{run.display_name}: {exc.message}", messages.WARNING)
+        if done:
+            self.message_user(request, ngettext("%(count)d run queued again.", "%(count)d runs queued again.", done)
+                              % {"count": done}, messages.SUCCESS)
+
+    @admin.action(description=_("Use as the site's demo model"))
+    def use_as_demo(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, _("Select exactly one run."), messages.ERROR)
+            return
+        run = queryset.first()
+        try:
+            services.training_run_set_demo(run=run)
+        except services.RunRefused as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        self.message_user(request, _("%(run)s is now the site's demo model.") % {"run": run.display_name},
+                          messages.SUCCESS)
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "is_sample", "published", "language", "size_bytes", "tokens_column",
+                    "error_code", "created_at")
+    list_filter = ("is_sample", "published", "language", "error_code")
+    search_fields = ("name", "code", "owner__username")
+    list_select_related = ("owner",)
+    raw_id_fields = ("owner",)
+    readonly_fields = ("code", "size_bytes", "report", "error_code", "error_params")
+    fields = ("name", "description", "language", "file", "owner", "is_sample", "published", "code", "size_bytes",
+              "report", "error_code", "error_params")
+    actions = ("publish", "unpublish")
+
+    @admin.display(description=_("tokens"))
+    def tokens_column(self, dataset):
+        return f"{dataset.tokens:,}" if dataset.report else "—"
+
+    def save_model(self, request, obj, form, change):
+        """Instructors upload shared samples here: stored under a generated name and checked at once."""
+        if "file" in form.changed_data or not obj.report:
+            obj.size_bytes = obj.file.size
+            if "file" in form.changed_data:
+                obj.save()  # writes the file under its generated name
+            services.dataset_check(dataset=obj)
+            if obj.error_code:
+                from training.reasons import dataset_error_message
+
+                self.message_user(request, dataset_error_message(obj.error_code, obj.error_params), messages.WARNING)
+        if obj.owner_id is None:
+            obj.is_sample = True
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("Publish as shared samples"))
+    def publish(self, request, queryset):
+        updated = queryset.filter(error_code="").update(is_sample=True, published=True)
+        self.message_user(request, ngettext("%(count)d dataset published.", "%(count)d datasets published.", updated)
+                          % {"count": updated}, messages.SUCCESS)
+
+    @admin.action(description=_("Unpublish"))
+    def unpublish(self, request, queryset):
+        queryset.update(published=False)
+
+
+@admin.register(BaseModel)
+class BaseModelAdmin(admin.ModelAdmin):
+    list_display = ("name", "key", "kind", "source", "language", "size", "max_block_size", "enabled",
+                    "present_column", "order")
+    list_filter = ("kind", "enabled", "language")
+    list_editable = ("enabled", "order")
+    search_fields = ("name", "key", "source")
+
+    @admin.display(description=_("present on this machine"), boolean=True)
+    def present_column(self, base):
+        try:
+            return base.is_present
+        except Exception:
+            return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("how_to_get",) if obj else ()
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "key", "kind", "source", "language", "size", "max_block_size", "description", "enabled",
+                  "order"]
+        return fields + (["how_to_get"] if obj else [])
+
+    @admin.display(description=_("how to get it"))
+    def how_to_get(self, base):
+        if base.is_scratch:
+            return _("Nothing to download: built from scratch for each run.")
+        if base.is_local_dir:
+            return _("A local directory: put config.json, model.safetensors and the tokenizer files there.")
+        return format_html("<code>python manage.py download_base_model {}</code>", base.source)

@@ -1,0 +1,73 @@
+"""Training settings with their defaults in one place.
+
+llmschool/settings.py defines the ones an operator usually sets (quotas, heartbeat,
+attempts); the rest are knobs with sane defaults that tests and big sites may override.
+Read them through these functions, at call time, so that override_settings works.
+"""
+from pathlib import Path
+
+from django.conf import settings
+
+
+def _get(name, default):
+    return getattr(settings, name, default)
+
+
+def max_active_runs_per_user() -> int:
+    return max(1, int(_get("TRAINING_MAX_ACTIVE_RUNS_PER_USER", 1)))
+
+
+def max_queued_runs() -> int:
+    return int(_get("TRAINING_MAX_QUEUED_RUNS", 50))
+
+
+def heartbeat_stale_seconds() -> float:
+    return float(_get("TRAINING_HEARTBEAT_STALE_SECONDS", 90))
+
+
+def heartbeat_interval_seconds() -> float:
+    """How often a running job proves it is alive: well inside the stale limit."""
+    return max(0.5, min(10.0, heartbeat_stale_seconds() / 4))
+
+
+def max_attempts() -> int:
+    return max(1, int(_get("TRAINING_MAX_ATTEMPTS", 3)))
+
+
+def reconcile_interval_seconds() -> float:
+    return float(_get("TRAINING_RECONCILE_INTERVAL_SECONDS", 60))
+
+
+def job_timeout_max() -> int:
+    return int(_get("TRAINING_JOB_TIMEOUT_MAX", 6 * 3600))
+
+
+def job_timeout_min() -> int:
+    return int(_get("TRAINING_JOB_TIMEOUT_MIN", 600))
+
+
+def max_token_budget() -> int:
+    """Tokens x epochs a single run may process (bounds CPU time and the job timeout)."""
+    return int(_get("TRAINING_MAX_TOKEN_BUDGET", 50_000_000))
+
+
+def dataset_max_bytes() -> int:
+    return int(_get("DATASET_MAX_BYTES", 10 * 1024 * 1024))
+
+
+def log_lines_kept() -> int:
+    return int(_get("TRAINING_LOG_LINES", 200))
+
+
+def runs_root() -> Path:
+    """Where run outputs (checkpoints, export, archive) live; never served as static media."""
+    return Path(_get("TRAINING_RUNS_DIR", Path(settings.MEDIA_ROOT) / "runs"))
+
+
+def models_dir() -> Path:
+    """Cache of downloaded base models (Hub ids), shared with the workers."""
+    return Path(settings.MODELS_DIR)
+
+
+def playground_max_new_tokens() -> int:
+    return int(_get("TRAINING_PLAYGROUND_MAX_NEW_TOKENS", 200))

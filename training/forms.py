@@ -1,0 +1,153 @@
+"""Forms for uploads, new runs and the playground. Bounds mirror services.BOUNDS; the
+service checks them again (a form is only the first line)."""
+from django import forms
+from django.core.validators import MaxValueValidator
+from django.utils.translation import gettext_lazy as _
+
+from training import conf
+from training.models import BaseModel, TrainingRun
+from training.services import BOUNDS, datasets_for_user
+
+
+class DatasetUploadForm(forms.Form):
+    file = forms.FileField(label=_("Text file"), help_text=_(
+        "Plain UTF-8 text (.txt), or .jsonl / .csv with a \"text\" field. The more text, the better the model."))
+    name = forms.CharField(label=_("Name"), max_length=100, required=False,
+                           help_text=_("Optional; the file name is used otherwise."))
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        limit = conf.dataset_max_bytes()
+        if upload.size > limit:
+            from django.template.defaultfilters import filesizeformat
+
+            raise forms.ValidationError(_("The file is too large: the limit is %(limit)s.")
+                                        % {"limit": filesizeformat(limit)})
+        return upload
+
+
+class BaseSelect(forms.Select):
+    """A select whose options for missing base models are shown but disabled."""
+
+    def __init__(self, *args, disabled_values=(), kinds=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.disabled_values = set(disabled_values)
+        self.kinds = kinds or {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        if str(value) in self.disabled_values:
+            option["attrs"]["disabled"] = True
+        if str(value) in self.kinds:
+            option["attrs"]["data-kind"] = self.kinds[str(value)]
+        return option
+
+
+def _number(label, key, *, integer=False, step=None, help_text=""):
+    low, high = BOUNDS[key]
+    field_class = forms.IntegerField if integer else forms.FloatField
+    widget_attrs = {"step": step or ("1" if integer else "any"), "inputmode": "numeric" if integer else "decimal"}
+    return field_class(label=label, required=False, min_value=low, max_value=high, help_text=help_text,
+                       widget=forms.NumberInput(attrs=widget_attrs))
+
+
+class RunForm(forms.Form):
+    PRESET_CHOICES = [("quick", _("Quick (1 epoch)")), ("standard", _("Standard (3 epochs)"))]
+
+    dataset = forms.ChoiceField(label=_("Dataset"))
+    base = forms.ChoiceField(label=_("Base model"))
+    preset = forms.ChoiceField(label=_("Preset"), choices=PRESET_CHOICES, initial="quick",
+                               widget=forms.RadioSelect)
+    name = forms.CharField(label=_("Run name"), max_length=120, required=False,
+                           help_text=_("Optional, to recognise the run later."))
+    epochs = _number(_("Epochs"), "epochs", step="0.1", help_text=_("How many times the model reads the whole dataset."))
+    learning_rate = _number(_("Learning rate"), "learning_rate", help_text=_(
+        "Empty: a good default for the base model. Too high makes the loss jump around."))
+    batch_size = _number(_("Batch size"), "batch_size", integer=True)
+    block_size = _number(_("Block size (tokens)"), "block_size", integer=True, help_text=_(
+        "How many tokens the model sees at once; at most the model's maximum."))
+    max_steps = _number(_("Maximum steps"), "max_steps", integer=True, help_text=_(
+        "Optional: stop after this many steps even if the epochs are not done."))
+    lora = forms.BooleanField(label=_("Use LoRA (pretrained bases only)"), required=False, help_text=_(
+        "Trains small adapter matrices instead of every weight: less memory, faster."))
+
+    ADVANCED = ("epochs", "learning_rate", "batch_size", "block_size", "max_steps", "lora")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.datasets = {str(d.code): d for d in datasets_for_user(user).select_related("owner")}
+        own = [(code, d.name) for code, d in self.datasets.items() if not d.is_sample]
+        samples = [(code, d.name) for code, d in self.datasets.items() if d.is_sample]
+        choices = []
+        if own:
+            choices.append((_("Your datasets"), own))
+        if samples:
+            choices.append((_("Shared samples"), samples))
+        self.fields["dataset"].choices = choices
+
+        self.bases, self.missing_bases, kinds = {}, [], {}
+        base_choices, missing_values = [], []
+        for base in BaseModel.objects.filter(enabled=True):
+            value = f"base:{base.key}"
+            label = f"{base.name} · {base.size}" if base.size else base.name
+            if base.is_present:
+                self.bases[value] = base
+            else:
+                self.missing_bases.append(base)
+                missing_values.append(value)
+                label = _("%(name)s (not downloaded)") % {"name": label}
+            kinds[value] = base.kind
+            base_choices.append((value, label))
+        run_choices = []
+        for run in TrainingRun.objects.filter(owner=user, status=TrainingRun.SUCCEEDED).select_related(
+                "base_model", "dataset")[:30]:
+            value = f"run:{run.code}"
+            self.bases[value] = run
+            kinds[value] = "run"
+            run_choices.append((value, _("My run %(name)s") % {"name": run.display_name}))
+        grouped = [(_("Base models"), base_choices)]
+        if run_choices:
+            grouped.append((_("Continue from my runs"), run_choices))
+        self.fields["base"].choices = grouped
+        self.fields["base"].widget = BaseSelect(choices=grouped, disabled_values=missing_values, kinds=kinds)
+
+    def clean_base(self):
+        value = self.cleaned_data["base"]
+        if value not in self.bases:
+            raise forms.ValidationError(_("This base model cannot be chosen."))
+        return self.bases[value]
+
+    def clean_dataset(self):
+        return self.datasets[self.cleaned_data["dataset"]]
+
+    def base_model_and_run(self):
+        base = self.cleaned_data["base"]
+        return (None, base) if isinstance(base, TrainingRun) else (base, None)
+
+    def options(self) -> dict:
+        return {key: self.cleaned_data.get(key) for key in self.ADVANCED
+                if self.cleaned_data.get(key) not in (None, "", False)}
+
+
+class PlaygroundForm(forms.Form):
+    prompt = forms.CharField(label=_("Prompt"), max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
+    temperature = forms.FloatField(label=_("Temperature"), min_value=0.05, max_value=2.0, initial=0.8,
+                                   widget=forms.NumberInput(attrs={"step": "0.05"}))
+    top_k = forms.IntegerField(label=_("Top-k"), min_value=0, max_value=500, initial=50, help_text=_("0 = off"))
+    top_p = forms.FloatField(label=_("Top-p"), min_value=0.05, max_value=1.0, initial=0.95,
+                             widget=forms.NumberInput(attrs={"step": "0.05"}))
+    max_new_tokens = forms.IntegerField(label=_("Max new tokens"), min_value=1, initial=60)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit = conf.playground_max_new_tokens()
+        field = self.fields["max_new_tokens"]
+        field.max_value = limit
+        field.validators.append(MaxValueValidator(limit))
+        field.widget.attrs["max"] = limit
+
+
+class CompareForm(forms.Form):
+    a = forms.UUIDField()
+    b = forms.UUIDField()

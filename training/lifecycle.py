@@ -1,0 +1,101 @@
+"""Fenced state transitions of a training run.
+
+Every transition is one conditional UPDATE on (id, attempt, status): an execution that no
+longer owns the run (a stale replay, an orphaned work horse, a job the reconciler already
+replaced) changes 0 rows and so changes nothing. The job, the RQ hooks, the worker and the
+reconciler all go through these functions.
+"""
+import logging
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from training import conf
+from training.models import TrainingRun
+
+log = logging.getLogger(__name__)
+
+FINISHED_FIELDS = {"active_slot": None, "eta_seconds": None, "worker_pid": None}
+
+
+def _owned(run_id: int, attempt: int, statuses=TrainingRun.ACTIVE):
+    return TrainingRun.objects.filter(pk=run_id, attempt=attempt, status__in=statuses)
+
+
+def run_claim(*, run_id: int, attempt: int, pid: int, job_id: str = "") -> bool:
+    """The job's first write: only a queued run of exactly this attempt can be claimed."""
+    now = timezone.now()
+    claimed = _owned(run_id, attempt, [TrainingRun.QUEUED]).filter(cancel_requested_at__isnull=True).update(
+        status=TrainingRun.RUNNING, claimed_at=now, heartbeat_at=now, worker_pid=pid,
+        rq_job_id=job_id or f"run-{run_id}-{attempt}")
+    if claimed:
+        TrainingRun.objects.filter(pk=run_id, started_at__isnull=True).update(started_at=now)
+    return bool(claimed)
+
+
+def run_heartbeat(*, run_id: int, attempt: int) -> bool:
+    return bool(_owned(run_id, attempt, [TrainingRun.RUNNING]).update(heartbeat_at=timezone.now()))
+
+
+def run_fail(*, run_id: int, attempt: int, code: str, detail: str = "", statuses=TrainingRun.ACTIVE) -> bool:
+    done = _owned(run_id, attempt, statuses).update(
+        status=TrainingRun.FAILED, error_code=code, error_detail=detail[-20000:], finished_at=timezone.now(),
+        **FINISHED_FIELDS)
+    if done:
+        log.info("run %s attempt %s failed: %s", run_id, attempt, code)
+    return bool(done)
+
+
+def run_mark_cancelled(*, run_id: int, attempt: int) -> bool:
+    now = timezone.now()
+    done = _owned(run_id, attempt).update(status=TrainingRun.CANCELLED, finished_at=now, **FINISHED_FIELDS)
+    if done:
+        TrainingRun.objects.filter(pk=run_id, cancel_requested_at__isnull=True).update(cancel_requested_at=now)
+    return bool(done)
+
+
+def run_log(*, run_id: int, attempt: int, line: str) -> None:
+    """Append a line to the run's log (read-modify-write, fenced by attempt)."""
+    run = TrainingRun.objects.filter(pk=run_id, attempt=attempt).only("log_lines").first()
+    if run is None:
+        return
+    lines = (list(run.log_lines) + [timestamped(line)])[-conf.log_lines_kept():]
+    TrainingRun.objects.filter(pk=run_id, attempt=attempt).update(log_lines=lines)
+
+
+def timestamped(line: str) -> str:
+    return f"{timezone.localtime():%H:%M:%S} {line}"
+
+
+def run_retry_or_fail(*, run_id: int, attempt: int, reason: str = "worker_lost", detail: str = "") -> str:
+    """The execution of `attempt` is gone: queue attempt+1 (it resumes from the newest
+    checkpoint) while attempts remain, else fail with `reason`. Returns what happened:
+    "retried", "failed", "cancelled" or "noop" (someone else already moved the run on)."""
+    run = TrainingRun.objects.filter(pk=run_id).first()
+    if run is None or run.attempt != attempt or run.status not in TrainingRun.ACTIVE:
+        return "noop"
+    if run.cancel_requested:
+        return "cancelled" if run_mark_cancelled(run_id=run_id, attempt=attempt) else "noop"
+    if attempt >= conf.max_attempts():
+        return "failed" if run_fail(run_id=run_id, attempt=attempt, code=reason, detail=detail) else "noop"
+    with transaction.atomic():
+        moved = _owned(run_id, attempt).filter(cancel_requested_at__isnull=True).update(
+            attempt=F("attempt") + 1, status=TrainingRun.QUEUED, rq_job_id="", enqueued_at=None, claimed_at=None,
+            heartbeat_at=None, worker_pid=None, eta_seconds=None, tokens_per_second=None,
+            error_detail=detail[-20000:])
+        if not moved:
+            return "noop"
+        run.refresh_from_db()
+        run_log(run_id=run_id, attempt=run.attempt, line=(
+            f"Worker lost ({reason}); resuming from the last checkpoint (step {run.checkpoint_step}), "
+            f"attempt {run.attempt} of {conf.max_attempts()}."))
+        transaction.on_commit(lambda: _enqueue(run))
+    log.warning("run %s: attempt %s lost (%s), queued attempt %s", run_id, attempt, reason, run.attempt)
+    return "retried"
+
+
+def _enqueue(run) -> None:
+    from training.queueing import run_enqueue
+
+    run_enqueue(run)

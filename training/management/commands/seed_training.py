@@ -1,0 +1,80 @@
+"""Load the shared sample corpora and the base models (idempotent; never overwrites edits)."""
+from pathlib import Path
+
+from django.core.files import File
+from django.core.management.base import BaseCommand
+
+from training import services
+from training.models import BaseModel, Dataset
+
+CORPORA_DIR = Path(__file__).resolve().parents[2] / "seed" / "corpora"
+
+# Friendly names for the corpora the project ships; other files get their file name.
+CORPUS_NAMES = {
+    "ja-haiku-diary": ("俳句日記 (Haiku diary)", "ja",
+                       "一年分の短い日記。毎日「今日の一句」で終わります。A year of short Japanese diary entries, "
+                       "each ending with a haiku."),
+    "en-pirate-log": ("The Salt Magpie's log (pirate)", "en",
+                      "The ship's log of the Salt Magpie, written in a pirate voice; every day ends with a shanty."),
+}
+
+BASE_MODELS = [
+    # key, name, kind, source, language, size, order
+    ("tiny", "Tiny GPT (from scratch)", BaseModel.SCRATCH, "tiny", "", "", 1),
+    ("small", "Small GPT (from scratch)", BaseModel.SCRATCH, "small", "", "", 2),
+    ("gpt2", "GPT-2 (124M)", BaseModel.PRETRAINED, "gpt2", "en", "124M", 10),
+    ("distilgpt2", "DistilGPT-2 (82M)", BaseModel.PRETRAINED, "distilgpt2", "en", "82M", 11),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the base models and the shared sample datasets from training/seed/corpora/*.txt."
+
+    def handle(self, *args, **options):
+        created_bases = self.seed_base_models()
+        created, restored = self.seed_corpora()
+        self.stdout.write(f"seed_training: {created_bases} base model(s) and {created} sample dataset(s) added, "
+                          f"{restored} sample file(s) restored.")
+
+    def seed_base_models(self) -> int:
+        from training.engine import MODEL_PRESETS
+
+        created = 0
+        for key, name, kind, source, language, size, order in BASE_MODELS:
+            if kind == BaseModel.SCRATCH:
+                preset = MODEL_PRESETS.get(source, {})
+                max_block = int(preset.get("n_positions", 256))
+                size = size or f"{preset.get('n_layer', '?')} layers × {preset.get('n_embd', '?')}"
+            else:
+                max_block = 1024
+            _, was_created = BaseModel.objects.get_or_create(key=key, defaults={
+                "name": name, "kind": kind, "source": source, "language": language, "size": size,
+                "max_block_size": max_block, "order": order})
+            created += was_created
+        return created
+
+    def seed_corpora(self) -> tuple[int, int]:
+        created = restored = 0
+        for path in sorted(CORPORA_DIR.glob("*.txt")):
+            key = f"corpus:{path.stem}"
+            dataset = Dataset.objects.filter(seed_key=key).first()
+            if dataset is not None:
+                if not dataset.file or not Path(dataset.file.path).exists():
+                    self._store(dataset, path)
+                    restored += 1
+                continue
+            name, language, description = CORPUS_NAMES.get(path.stem, (path.stem, "", ""))
+            dataset = Dataset(seed_key=key, name=name, language=language, description=description,
+                              is_sample=True, published=True)
+            self._store(dataset, path)
+            created += 1
+        return created, restored
+
+    def _store(self, dataset: Dataset, path: Path) -> None:
+        with path.open("rb") as handle:
+            dataset.file.save(path.name, File(handle), save=False)
+        dataset.size_bytes = path.stat().st_size
+        services.dataset_check(dataset=dataset)
+        if dataset.error_code:
+            self.stderr.write(f"  {path.name}: {dataset.error_code} {dataset.error_params}")
+        dataset.save()

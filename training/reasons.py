@@ -1,0 +1,83 @@
+"""Student-facing words for failures, by stable error code.
+
+The engine raises errors with a `code` and `params`; jobs store the code on the run and the
+technical detail (traceback) in `error_detail`, which only the admin shows.
+"""
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
+
+# Run failure reasons: what happened, and what the student can do about it.
+RUN_FAILURES = {
+    "not_enough_data": (
+        _("Not enough data"),
+        _("Your dataset is too small to train on. Add more text (a few pages at least) and start a new run."),
+    ),
+    "dataset_invalid": (
+        _("The dataset could not be read"),
+        _("Open the dataset page to see what is wrong with the file, fix it and upload it again."),
+    ),
+    "dataset_missing": (
+        _("The dataset is gone"),
+        _("The dataset of this run was deleted. Upload it again and start a new run."),
+    ),
+    "base_missing": (
+        _("Base model missing"),
+        _("The base model is not on the training machine. Pick another base model, or ask an instructor to download it."),
+    ),
+    "out_of_memory": (
+        _("Out of memory"),
+        _("The training ran out of memory. Try a smaller batch size or block size, a smaller base model, or LoRA."),
+    ),
+    "timeout": (
+        _("Time limit reached"),
+        _("The run took longer than its time limit. Try fewer epochs or set a maximum number of steps."),
+    ),
+    "worker_lost": (
+        _("Worker lost"),
+        _("The training worker stopped unexpectedly several times and the run could not be resumed. "
+          "Please start the run again; if it keeps happening, tell an instructor."),
+    ),
+    "diverged": (
+        _("The training diverged"),
+        _("The loss became NaN or infinite. Start a new run with a lower learning rate."),
+    ),
+    "invalid_config": (
+        _("These settings do not fit this model"),
+        _("The base model cannot train with these settings (for example a block size larger than the model "
+          "allows). Start a new run with the preset values."),
+    ),
+    "internal": (
+        _("Something went wrong on our side"),
+        _("This is not your fault. Try again later; an instructor can see the technical details."),
+    ),
+}
+
+
+def run_failure(code: str) -> tuple[str, str]:
+    return RUN_FAILURES.get(code, RUN_FAILURES["internal"])
+
+
+def dataset_error_message(code: str, params: dict | None = None) -> str:
+    params = params or {}
+    if code == "empty":
+        return str(_("The file is empty."))
+    if code == "not_utf8":
+        offset = params.get("offset")
+        if offset is not None:
+            return str(_("The file is not UTF-8 text (first bad byte at offset %(offset)s). "
+                         "Save it as UTF-8 and upload it again.") % {"offset": offset})
+        return str(_("The file is not UTF-8 text. Save it as UTF-8 and upload it again."))
+    if code == "binary":
+        return str(_("This looks like a binary file, not text. Upload a plain text file (.txt)."))
+    if code == "too_large":
+        limit = params.get("max_bytes")
+        if limit:
+            return str(_("The file is too large: the limit is %(limit)s.") % {"limit": filesizeformat(limit)})
+        return str(_("The file is too large."))
+    if code == "too_small":
+        return str(_("The text is too short to make even one training block. Add more text."))
+    if code == "jsonl_missing_text":
+        return str(_("Each line of a .jsonl file must be a JSON object with a \"text\" field."))
+    if code == "csv_missing_text":
+        return str(_("A .csv file needs a column named \"text\"."))
+    return str(_("The file could not be read as a training text."))

@@ -1,0 +1,368 @@
+"""What students and instructors do with datasets and runs (views and the admin call these).
+
+Keyword-only `<entity>_<action>` functions. The engine is imported inside functions: the
+web process never loads torch just to show a page.
+"""
+import logging
+import math
+import re
+import shutil
+import unicodedata
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from training import conf
+from training.models import BaseModel, Dataset, TrainingRun
+from training.reasons import dataset_error_message
+
+log = logging.getLogger(__name__)
+
+
+class DatasetRejected(Exception):
+    """The uploaded file cannot be used; `message` is translated, `code` stable."""
+
+    def __init__(self, code: str, params: dict | None = None):
+        self.code = code
+        self.params = params or {}
+        self.message = dataset_error_message(code, self.params)
+        super().__init__(self.message)
+
+
+class RunRefused(Exception):
+    """A run cannot be queued now (quota, queue full, unusable dataset or base)."""
+
+    def __init__(self, message: str, code: str = "refused"):
+        self.message = message
+        self.code = code
+        super().__init__(message)
+
+
+# Datasets -------------------------------------------------------------------------------
+
+def dataset_display_name(raw: str) -> str:
+    """A harmless label from whatever the browser sent: no directories, control characters or NULs."""
+    name = re.split(r"[\\/]", str(raw or ""))[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = " ".join(name.split())[:100].strip(" .")
+    return name or "dataset"
+
+
+def _base_keys_for_check() -> list[str]:
+    return [base.engine_key for base in BaseModel.objects.filter(enabled=True)]
+
+
+def dataset_check(*, dataset: Dataset) -> Dataset:
+    """Run the engine's check on the stored file and keep its figures (or its error)."""
+    from training.engine import DatasetError, check_dataset
+
+    try:
+        report = check_dataset(str(dataset.path), tokenizer_dir=None, max_bytes=conf.dataset_max_bytes(),
+                               base_kinds=tuple(_base_keys_for_check()))
+    except DatasetError as exc:
+        dataset.report, dataset.error_code, dataset.error_params = {}, exc.code, dict(exc.params or {})
+    else:
+        dataset.report, dataset.error_code, dataset.error_params = report.to_dict(), "", {}
+    return dataset
+
+
+def dataset_create(*, owner, uploaded_file, name: str = "", language: str = "") -> Dataset:
+    """Store an upload under a generated name, check it at once; on any error nothing is kept."""
+    max_bytes = conf.dataset_max_bytes()
+    if uploaded_file.size is None or uploaded_file.size > max_bytes:
+        raise DatasetRejected("too_large", {"max_bytes": max_bytes})
+    if uploaded_file.size == 0:
+        raise DatasetRejected("empty")
+    dataset = Dataset(owner=owner, name=dataset_display_name(name or uploaded_file.name), language=language,
+                      size_bytes=uploaded_file.size)
+    dataset.file.save(uploaded_file.name or "upload.txt", uploaded_file, save=False)
+    try:
+        dataset_check(dataset=dataset)
+        if dataset.error_code:
+            raise DatasetRejected(dataset.error_code, dataset.error_params)
+        dataset.save()
+    except BaseException:
+        dataset.file.delete(save=False)
+        raise
+    return dataset
+
+
+def dataset_delete(*, dataset: Dataset) -> None:
+    if dataset.runs.filter(status__in=TrainingRun.ACTIVE).exists():
+        raise RunRefused(_("A queued or running run uses this dataset. Cancel it first."), code="in_use")
+    dataset.file.delete(save=False)
+    dataset.delete()
+
+
+def datasets_for_user(user):
+    """The student's usable datasets plus the published shared samples."""
+    from django.db.models import Q
+
+    return Dataset.objects.filter(Q(owner=user) | Q(is_sample=True, published=True)).filter(error_code="")
+
+
+# Hyperparameters --------------------------------------------------------------------------
+
+# Bounds for every value a run may set. Students get the first group through the form;
+# the rest are knobs for instructors, tests and the admin (never taken from a request).
+BOUNDS = {
+    "epochs": (0.05, 20.0),
+    "learning_rate": (1e-6, 1e-2),
+    "batch_size": (1, 64),
+    "block_size": (16, 1024),
+    "max_steps": (1, 100_000),
+    "lora_r": (1, 64),
+    "lora_alpha": (1, 256),
+    "grad_accum": (1, 64),
+    "warmup_ratio": (0.0, 0.5),
+    "weight_decay": (0.0, 0.5),
+    "vocab_size": (300, 50_257),
+    "seed": (0, 2**31 - 1),
+    "val_fraction": (0.01, 0.5),
+    "eval_every_steps": (1, 100_000),
+    "checkpoint_every_steps": (1, 100_000),
+    "checkpoint_every_seconds": (1, 24 * 3600),
+    "progress_every_seconds": (0.1, 60),
+    "sample_max_new_tokens": (1, 200),
+    "num_threads": (1, 256),
+}
+INTEGER_KEYS = {"batch_size", "block_size", "max_steps", "lora_r", "lora_alpha", "grad_accum", "vocab_size", "seed",
+                "eval_every_steps", "checkpoint_every_steps", "sample_max_new_tokens", "num_threads"}
+FREE_KEYS = {"lora", "sample_prompts"}
+STUDENT_KEYS = {"epochs", "learning_rate", "batch_size", "block_size", "max_steps", "lora"}
+
+
+def hyper_presets() -> dict:
+    from training.engine import HYPER_PRESETS
+
+    return HYPER_PRESETS
+
+
+def _bounded(key: str, value):
+    low, high = BOUNDS[key]
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValidationError({key: _("Enter a number.")}) from None
+    if not math.isfinite(number):
+        raise ValidationError({key: _("Enter a finite number.")})
+    if key in INTEGER_KEYS:
+        if number != int(number):
+            raise ValidationError({key: _("Enter a whole number.")})
+        number = int(number)
+    if not low <= number <= high:
+        raise ValidationError({key: _("Must be between %(low)s and %(high)s.") % {"low": low, "high": high}})
+    return number
+
+
+def hyperparameters_resolve(*, preset: str, options: dict | None = None, block_size_limit: int = 1024,
+                            lora_allowed: bool = False) -> dict:
+    """Preset values overridden by bounded options; raises ValidationError naming the field."""
+    presets = hyper_presets()
+    if preset not in presets:
+        raise ValidationError({"preset": _("Unknown preset.")})
+    resolved = dict(presets[preset])
+    for key, value in (options or {}).items():
+        if value is None or value == "":
+            continue
+        if key in BOUNDS:
+            resolved[key] = _bounded(key, value)
+        elif key == "lora":
+            resolved["lora"] = bool(value)
+        elif key == "sample_prompts":
+            resolved["sample_prompts"] = [str(p)[:200] for p in list(value)[:4]]
+        else:
+            raise ValidationError({key: _("This setting cannot be changed.")})
+    block_size = int(resolved.get("block_size", 128))
+    if block_size > block_size_limit:
+        raise ValidationError({"block_size": _("The block size of this model can be at most %(limit)s.")
+                               % {"limit": block_size_limit}})
+    if resolved.get("lora") and not lora_allowed:
+        raise ValidationError({"lora": _("LoRA is only available for pretrained base models.")})
+    return resolved
+
+
+def run_budget(*, tokens: int, hyperparameters: dict) -> int:
+    """Tokens the run will process (the budget quotas and the job timeout are derived from)."""
+    epochs = float(hyperparameters.get("epochs", 1.0))
+    budget = int(tokens * epochs)
+    max_steps = hyperparameters.get("max_steps")
+    if max_steps:
+        per_step = int(hyperparameters.get("batch_size", 8)) * int(hyperparameters.get("block_size", 128)) * int(
+            hyperparameters.get("grad_accum", 1))
+        budget = min(budget, int(max_steps) * per_step) if budget else int(max_steps) * per_step
+    return budget
+
+
+def run_estimate_seconds(*, tokens: int, base_key: str, hyperparameters: dict) -> float:
+    from training.engine import estimate_seconds
+
+    return float(estimate_seconds(
+        tokens, base=base_key,
+        epochs=float(hyperparameters.get("epochs", 1.0)), block_size=int(hyperparameters.get("block_size", 128)),
+        batch_size=int(hyperparameters.get("batch_size", 8)), max_steps=hyperparameters.get("max_steps")))
+
+
+def job_timeout_for(estimate_seconds: float) -> int:
+    """Generous (the machine may be busy), bounded by the site's maximum."""
+    return int(min(conf.job_timeout_max(), max(conf.job_timeout_min(), estimate_seconds * 3 + 300)))
+
+
+def base_block_size_limit(*, base_model: BaseModel | None, base_run: TrainingRun | None) -> int:
+    if base_run is not None and base_run.export_dir is not None:
+        import json
+
+        try:
+            config = json.loads((base_run.export_dir / "config.json").read_text())
+            return int(config.get("n_positions") or config.get("max_position_embeddings") or 1024)
+        except (OSError, ValueError):
+            return 1024
+    return base_model.block_size_limit() if base_model else 1024
+
+
+# Runs -------------------------------------------------------------------------------------
+
+def run_plan(*, owner, dataset: Dataset, base_model: BaseModel | None = None, base_run: TrainingRun | None = None,
+             preset: str = "quick", options: dict | None = None) -> dict:
+    """Validate a run request without saving it: hyperparameters, budget, estimate, timeout."""
+    if base_model is None and base_run is None:
+        raise ValidationError({"base": _("Choose a base model.")})
+    if base_run is not None:
+        if base_run.owner_id != owner.pk or base_run.status != TrainingRun.SUCCEEDED or not base_run.export_dir:
+            raise ValidationError({"base": _("You can only continue from one of your own finished runs.")})
+    elif not base_model.enabled or not base_model.is_present:
+        raise ValidationError({"base": _("This base model is not available on this site yet.")})
+    if not dataset.is_usable or not (dataset.owner_id == owner.pk or (dataset.is_sample and dataset.published)):
+        raise ValidationError({"dataset": _("Choose one of your datasets or a shared sample.")})
+    hyperparameters = hyperparameters_resolve(
+        preset=preset, options=options,
+        block_size_limit=base_block_size_limit(base_model=base_model, base_run=base_run),
+        lora_allowed=base_model is not None and base_model.kind == BaseModel.PRETRAINED)
+    budget = run_budget(tokens=dataset.tokens, hyperparameters=hyperparameters)
+    if budget > conf.max_token_budget():
+        raise ValidationError(_("This run would process about %(tokens)s tokens; the limit is %(limit)s. "
+                                "Lower the epochs or set a maximum number of steps.")
+                              % {"tokens": f"{budget:,}", "limit": f"{conf.max_token_budget():,}"})
+    base_key = str(base_run.export_dir) if base_run is not None else base_model.engine_key
+    estimate = run_estimate_seconds(tokens=dataset.tokens, base_key=base_key, hyperparameters=hyperparameters)
+    if estimate * 1.2 > conf.job_timeout_max():
+        raise ValidationError(_("This run would take too long (about %(hours)s hours). "
+                                "Lower the epochs or set a maximum number of steps.")
+                              % {"hours": f"{estimate / 3600:.1f}"})
+    return {"hyperparameters": hyperparameters, "budget": budget, "estimate_seconds": estimate,
+            "job_timeout": job_timeout_for(estimate)}
+
+
+def _free_slot(owner) -> int | None:
+    taken = set(TrainingRun.objects.filter(owner=owner, status__in=TrainingRun.ACTIVE)
+                .values_list("active_slot", flat=True))
+    free = [slot for slot in range(conf.max_active_runs_per_user()) if slot not in taken]
+    return free[0] if free else None
+
+
+def _quota_message() -> str:
+    limit = conf.max_active_runs_per_user()
+    if limit == 1:
+        return _("You already have a run in progress. Wait for it to finish or cancel it first.")
+    return _("You already have %(count)s runs in progress, the most allowed. Wait for one to finish or cancel it.") % {
+        "count": limit}
+
+
+def training_run_create(*, owner, dataset: Dataset, base_model: BaseModel | None = None,
+                        base_run: TrainingRun | None = None, preset: str = "quick", options: dict | None = None,
+                        extra: dict | None = None, name: str = "") -> TrainingRun:
+    """Create a queued run and enqueue it once the row is committed.
+
+    `options` come from the student (bounded), `extra` from trusted code (tests, admin):
+    both are checked against BOUNDS. Raises ValidationError or RunRefused. When Redis is
+    down the run stays queued with `run.enqueued` False; the reconciler enqueues it later.
+    """
+    plan = run_plan(owner=owner, dataset=dataset, base_model=base_model, base_run=base_run, preset=preset,
+                    options={**(options or {}), **(extra or {})})
+    for _try in range(3):
+        try:
+            with transaction.atomic():
+                slot = _free_slot(owner)
+                if slot is None:
+                    raise RunRefused(_quota_message(), code="quota")
+                if TrainingRun.objects.filter(status=TrainingRun.QUEUED).count() >= conf.max_queued_runs():
+                    raise RunRefused(_("The training queue is full right now. Please try again in a little while."),
+                                     code="queue_full")
+                run = TrainingRun.objects.create(
+                    owner=owner, dataset=dataset, base_model=None if base_run else base_model, base_run=base_run,
+                    preset=preset, hyperparameters=plan["hyperparameters"], name=dataset_display_name(name)[:120]
+                    if name else "", active_slot=slot, status=TrainingRun.QUEUED, attempt=1,
+                    job_timeout=plan["job_timeout"], eta_seconds=plan["estimate_seconds"])
+                transaction.on_commit(lambda: _enqueue_after_commit(run))
+            break
+        except IntegrityError:
+            # Another request took the same slot at the same moment: look again.
+            continue
+    else:
+        raise RunRefused(_quota_message(), code="quota")
+    return run
+
+
+def _enqueue_after_commit(run: TrainingRun) -> None:
+    from training.queueing import run_enqueue
+
+    run.enqueued = run_enqueue(run)
+
+
+def training_run_cancel(*, run: TrainingRun) -> bool:
+    """Queued: cancelled at once. Running: the job sees the flag at its next progress report
+    (about every 2 s) and stops; a job that does not stop is killed (see jobs.Heartbeat)."""
+    from training.queueing import job_delete
+
+    now = timezone.now()
+    if TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.QUEUED).update(
+            status=TrainingRun.CANCELLED, cancel_requested_at=now, finished_at=now, active_slot=None,
+            eta_seconds=None):
+        job_delete(run.job_id)
+        run.refresh_from_db()
+        return True
+    updated = TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.RUNNING,
+                                         cancel_requested_at__isnull=True).update(cancel_requested_at=now)
+    run.refresh_from_db()
+    return bool(updated)
+
+
+def training_run_requeue(*, run: TrainingRun) -> TrainingRun:
+    """Instructors: start a failed or cancelled run again (a new attempt that resumes from its checkpoint)."""
+    if run.status not in (TrainingRun.FAILED, TrainingRun.CANCELLED):
+        raise RunRefused(_("Only failed or cancelled runs can be queued again."), code="state")
+    with transaction.atomic():
+        slot = _free_slot(run.owner)
+        if slot is None:
+            raise RunRefused(_quota_message(), code="quota")
+        moved = TrainingRun.objects.filter(pk=run.pk, status=run.status, attempt=run.attempt).update(
+            status=TrainingRun.QUEUED, attempt=F("attempt") + 1, active_slot=slot, error_code="",
+            cancel_requested_at=None, finished_at=None, rq_job_id="", enqueued_at=None, claimed_at=None,
+            heartbeat_at=None, worker_pid=None)
+        if not moved:
+            raise RunRefused(_("The run changed in the meantime; reload and try again."), code="state")
+        run.refresh_from_db()
+        transaction.on_commit(lambda: _enqueue_after_commit(run))
+    return run
+
+
+def training_run_delete(*, run: TrainingRun) -> None:
+    """Delete a finished run and every file it wrote (checkpoints, export, archive)."""
+    if run.is_active:
+        raise RunRefused(_("Cancel the run before deleting it."), code="active")
+    run_dir = run.run_dir
+    run.delete()
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def training_run_set_demo(*, run: TrainingRun) -> None:
+    """Make this run the site's demo model (exactly one at a time)."""
+    if run.status != TrainingRun.SUCCEEDED:
+        raise RunRefused(_("Only a succeeded run can be the demo model."), code="state")
+    with transaction.atomic():
+        TrainingRun.objects.filter(is_demo=True).exclude(pk=run.pk).update(is_demo=False)
+        TrainingRun.objects.filter(pk=run.pk).update(is_demo=True)
+    run.is_demo = True

@@ -1,0 +1,78 @@
+"""Small formatting filters for the training pages."""
+import math
+
+from django import template
+from django.utils.translation import gettext as _
+
+from training.models import TrainingRun
+
+register = template.Library()
+
+STATUS_BADGES = {
+    TrainingRun.QUEUED: "badge-info",
+    TrainingRun.RUNNING: "badge-warn",
+    TrainingRun.SUCCEEDED: "badge-ok",
+    TrainingRun.FAILED: "badge-danger",
+    TrainingRun.CANCELLED: "",
+}
+
+
+@register.filter
+def duration(seconds):
+    """12 s, 3 min 20 s, 1 h 5 min; "—" when unknown."""
+    try:
+        seconds = float(seconds)
+    except (TypeError, ValueError):
+        return "—"
+    if not math.isfinite(seconds) or seconds < 0:
+        return "—"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return _("%(s)s s") % {"s": seconds}
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return _("%(m)s min %(s)s s") % {"m": minutes, "s": secs} if secs and minutes < 10 else _("%(m)s min") % {
+            "m": minutes}
+    hours, minutes = divmod(minutes, 60)
+    return _("%(h)s h %(m)s min") % {"h": hours, "m": minutes}
+
+
+@register.filter
+def loss(value):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    return f"{value:.3f}" if math.isfinite(value) else "—"
+
+
+@register.filter
+def perplexity(value):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    if not math.isfinite(value):
+        return "∞"
+    return f"{value:,.1f}" if value < 1e6 else f"{value:.2e}"
+
+
+@register.filter
+def number(value):
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return "—"
+
+
+@register.filter
+def percent(value):
+    try:
+        return f"{float(value) * 100:.0f}%"
+    except (TypeError, ValueError):
+        return "—"
+
+
+@register.filter
+def status_badge(status):
+    return STATUS_BADGES.get(status, "")

@@ -1,0 +1,87 @@
+"""The RQ worker class of the `training` queue: a forking rq.Worker that also runs the
+run reconciler, at start and every TRAINING_RECONCILE_INTERVAL_SECONDS, whether it is idle
+(the dequeue wait is cut to that interval) or busy (from the horse-monitoring loop).
+
+Started as `manage.py rqworker training --worker-class training.worker.TrainingWorker`
+(scripts/run.py and the test fixtures do this automatically).
+"""
+import logging
+import time
+
+from django.db import connections
+from rq.worker import Worker
+
+from training import conf
+
+log = logging.getLogger(__name__)
+
+
+class TrainingWorker(Worker):
+    def __init__(self, *args, **kwargs):
+        interval = conf.reconcile_interval_seconds()
+        # RQ's own registry cleanup (abandoned jobs) as often as our reconciler, and the
+        # horse monitor wakes up often enough to run it while a job is in progress.
+        kwargs.setdefault("maintenance_interval", max(1, int(interval)))
+        kwargs.setdefault("job_monitoring_interval", max(1, min(30, int(interval / 2))))
+        super().__init__(*args, **kwargs)
+        self._last_reconcile = None
+
+    # Reconciler timing ---------------------------------------------------------------------
+
+    @property
+    def reconcile_due(self) -> bool:
+        return self._last_reconcile is None or time.monotonic() - self._last_reconcile >= conf.reconcile_interval_seconds()
+
+    def reconcile(self) -> None:
+        from training.reconciler import reconcile
+
+        self._last_reconcile = time.monotonic()
+        try:
+            reconcile()
+        except Exception:  # the worker must survive a bad reconcile pass
+            log.exception("reconciler failed")
+        finally:
+            # The work horse is forked from this process: it must not inherit a DB connection.
+            connections.close_all()
+
+    @property
+    def dequeue_timeout(self) -> int:
+        return max(1, min(super().dequeue_timeout, int(conf.reconcile_interval_seconds())))
+
+    @property
+    def should_run_maintenance_tasks(self) -> bool:
+        return super().should_run_maintenance_tasks or self.reconcile_due
+
+    def run_maintenance_tasks(self):
+        if super().should_run_maintenance_tasks:
+            super().run_maintenance_tasks()
+        if self.reconcile_due:
+            self.reconcile()
+
+    def bootstrap(self, *args, **kwargs):
+        super().bootstrap(*args, **kwargs)
+        log.info("training worker: reconciling runs at start")
+        self.reconcile()
+
+    def maintain_heartbeats(self, job):
+        super().maintain_heartbeats(job)
+        if self.reconcile_due:
+            self.reconcile()
+
+    # Work horse ------------------------------------------------------------------------------
+
+    def fork_work_horse(self, job, queue):
+        connections.close_all()
+        return super().fork_work_horse(job, queue)
+
+    def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        from training.jobs import on_work_horse_killed
+
+        try:
+            outcome = on_work_horse_killed(job, retpid, ret_val, rusage)
+            log.warning("training worker: horse of %s killed; run %s", job.id, outcome)
+        except Exception:
+            log.exception("could not record the lost work horse of %s", job.id)
+        finally:
+            connections.close_all()

@@ -8,7 +8,7 @@ the output is reproducible and contains no third-party text. Each has a strong, 
 (a fixed entry layout, recurring phrases, a verse at the end of every entry), so a short
 fine-tune visibly shifts a model's samples toward it:
 
-- ja-haiku-diary.txt: a year of short Japanese diary entries (plain diary style), each ending
+- ja-haiku-diary.txt: one year (2024) of short Japanese diary entries (plain diary style), each ending
   with a 5-7-5 haiku under 「今日の一句」. Seasonal words follow the month of the entry.
 - en-pirate-log.txt: the ship's log of the "Salt Magpie", written in a pirate voice, each day
   ending with a shanty couplet.
@@ -174,14 +174,14 @@ def _ja_sentences(rng: random.Random, season: str) -> list[str]:
 
 def make_japanese(rng: random.Random) -> str:
     entries = []
-    day = dt.date(2023, 1, 1)
+    day = dt.date(2024, 1, 1)
     end = dt.date(2024, 12, 31)
     while day <= end:
         season = SEASON_OF_MONTH[day.month]
         header = f"{day.year}年{day.month}月{day.day}日（{WEEKDAYS[day.weekday()]}）\u3000{rng.choice(WEATHER[season])}"
         body = "".join(_ja_sentences(rng, season))
         entries.append(f"{header}\n{body}\n今日の一句\u3000{_haiku(rng, season)}")
-        day += dt.timedelta(days=rng.choice((2, 3, 3, 4)))
+        day += dt.timedelta(days=rng.choice((1, 1, 2, 2)))
     return "\n\n".join(entries) + "\n"
 
 

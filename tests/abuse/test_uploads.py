@@ -1,0 +1,145 @@
+"""Hostile uploads: too big, binary, not UTF-8, empty, too many files, and file names that
+try to leave the upload folder. Refused uploads leave nothing behind (no row, no file);
+accepted ones are stored inside MEDIA_ROOT/datasets under a generated name."""
+import os
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from tests.conftest import make_user
+
+GOOD_TEXT = ("吾輩は猫である。名前はまだ無い。The cat sat on the mat and looked at the sea.\n" * 120).encode()
+
+
+def multipart(fields: dict, files: list[tuple[str, bytes | str, bytes]]) -> tuple[bytes, str]:
+    """A multipart body built by hand, so the file name reaches Django exactly as sent
+    (the test client would strip directories first)."""
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    for field_name, filename, content in files:
+        raw = filename if isinstance(filename, bytes) else filename.encode("utf-8", "surrogateescape")
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{field_name}"; filename="'.encode()
+                     + raw + b'"\r\nContent-Type: application/octet-stream\r\n\r\n' + content + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.fixture
+def student(client, db, media):
+    user = make_user("uploader")
+    client.force_login(user)
+    return user
+
+
+def upload(client, filename, content, **fields):
+    body, content_type = multipart(fields, [("file", filename, content)])
+    return client.generic("POST", reverse("training:datasets"), body, content_type=content_type)
+
+
+def files_under(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _dirs, fs in os.walk(root) for f in fs)
+
+
+def assert_nothing_kept(media):
+    from training.models import Dataset
+
+    assert not Dataset.objects.exists()
+    assert files_under(media) == []
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", None),
+    (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40, None),
+    ("吾輩は猫である。名前はまだ無い。\n".encode("shift_jis") * 200, None),
+    (b"\x00" * 5000, None),
+    (b"short", None),
+], ids=["empty", "png", "shift-jis", "nul-bytes", "too-small"])
+def test_unusable_files_are_refused_and_nothing_is_kept(client, student, media, content, message):
+    response = upload(client, "corpus.txt", content)
+    assert response.status_code == 400
+    assert 'class="errorlist' in response.content.decode() or "error" in response.content.decode()
+    assert_nothing_kept(media)
+
+
+def test_a_file_over_the_size_cap_is_refused_and_nothing_is_kept(client, student, media, settings):
+    settings.DATASET_MAX_BYTES = 4096
+    response = upload(client, "big.txt", GOOD_TEXT[:4097] if len(GOOD_TEXT) > 4097 else GOOD_TEXT * 10)
+    assert response.status_code == 400
+    assert_nothing_kept(media)
+
+
+def test_the_size_cap_holds_in_the_service_too(student, media, settings):
+    """The form is the first line; the service refuses on its own (admin, scripts)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from training.services import DatasetRejected, dataset_create
+
+    settings.DATASET_MAX_BYTES = 1000
+    with pytest.raises(DatasetRejected) as refused:
+        dataset_create(owner=student, uploaded_file=SimpleUploadedFile("x.txt", GOOD_TEXT))
+    assert refused.value.code == "too_large"
+    assert_nothing_kept(media)
+
+
+def test_more_files_than_allowed_in_one_request_is_a_400(client, student, media, settings):
+    count = settings.DATA_UPLOAD_MAX_NUMBER_FILES + 1
+    body, content_type = multipart({}, [("file", f"f{i}.txt", GOOD_TEXT[:100]) for i in range(count)])
+    response = client.generic("POST", reverse("training:datasets"), body, content_type=content_type)
+    assert response.status_code == 400
+    assert_nothing_kept(media)
+
+
+PATH_LIKE_NAMES = [
+    "../../../../etc/passwd.txt",
+    "..\\..\\..\\windows\\win.ini.txt",
+    "/etc/cron.d/evil.txt",
+    "....//....//x.txt",
+    "%2e%2e%2f%2e%2e%2fx.txt",
+    "a" * 10_000 + ".txt",  # over Django's multipart header cap: a bare 400
+    "b" * 1_000 + ".txt",
+    "nul\x00byte.txt",
+    "new\nline<script>.txt",
+    "CON.txt",
+    ".htaccess",
+    "corpus.txt.exe",
+    "日本語の/コーパス.txt",
+    b"\xff\xfe\x80bad-utf8.txt",  # Django drops the file: "this field is required"
+]
+
+
+@pytest.mark.parametrize("filename", PATH_LIKE_NAMES, ids=lambda n: repr(n)[:30])
+def test_path_like_file_names_are_stored_inside_media_under_a_generated_name(client, student, media, filename):
+    from training.models import Dataset
+
+    response = upload(client, filename, GOOD_TEXT)
+    assert response.status_code in (302, 400)
+    datasets = list(Dataset.objects.all())
+    if response.status_code == 400:
+        assert_nothing_kept(media)
+        return
+    assert len(datasets) == 1
+    dataset = datasets[0]
+    stored = os.path.realpath(dataset.file.path)
+    assert stored.startswith(os.path.realpath(media / "datasets") + os.sep)
+    basename = os.path.basename(stored)
+    assert basename[:32] == uuid.UUID(basename[:32]).hex and basename[32:] in Dataset.ALLOWED_EXTENSIONS
+    assert files_under(media) == [os.path.relpath(stored, os.path.realpath(media))]
+    assert open(stored, "rb").read() == GOOD_TEXT
+    # The label shown to people keeps no directories, control characters or overlong text.
+    assert "/" not in dataset.name and "\\" not in dataset.name and "\x00" not in dataset.name
+    assert "\n" not in dataset.name and len(dataset.name) <= 120
+    page = client.get(reverse("training:dataset_detail", args=[dataset.code])).content.decode()
+    assert "line<script>" not in page  # shown escaped, if at all
+
+
+def test_the_name_field_cannot_smuggle_a_path_either(client, student, media):
+    from training.models import Dataset
+
+    response = upload(client, "corpus.txt", GOOD_TEXT, name="../../secret/../x")
+    assert response.status_code == 302
+    dataset = Dataset.objects.get()
+    assert "/" not in dataset.name
+    assert os.path.realpath(dataset.file.path).startswith(os.path.realpath(media) + os.sep)

@@ -54,7 +54,7 @@ class CourseAdmin(admin.ModelAdmin):
 
 @admin.register(Lesson)
 class LessonAdmin(admin.ModelAdmin):
-    list_display = ("title", "course", "language", "order", "published", "minutes", "updated_at", "preview_link")
+    list_display = ("title", "course", "order", "published", "minutes", "updated_at", "preview_link")
     list_display_links = ("title",)
     list_editable = ("order", "published")
     list_filter = ("course", "language", "published")

@@ -8,10 +8,7 @@ from courses.markdown import RENDERER_VERSION, render_markdown
 
 MARKDOWN_HELP = _(
     "Markdown. Start sections with ## (the title is shown above the text). "
-    "**bold**, `code`, ```python code blocks```, tables with | pipes |, "
-    "math as $x^2$ inline or $$...$$ on its own line, images as ![description](/static/img/file.svg \"caption\"), "
-    "lab widgets on their own line: {{ lab:tokenizer text=\"...\" }}, {{ lab:next-token prompt=\"...\" }}, "
-    "{{ lab:attention text=\"...\" }}, {{ lab:my-run-loss }}. Raw HTML is shown as text."
+    "The cheat sheet below the form lists tables, code, math, figures and lab widgets. Raw HTML is shown as text."
 )
 
 

@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
                 ('order', models.PositiveIntegerField(default=0, help_text='Lessons are listed by this number.', verbose_name='order')),
                 ('title', models.CharField(max_length=200, verbose_name='title')),
                 ('summary', models.TextField(blank=True, help_text='One or two sentences shown in the course page.', verbose_name='summary')),
-                ('body_md', models.TextField(blank=True, help_text='Markdown. Start sections with ## (the title is shown above the text). **bold**, `code`, ```python code blocks```, tables with | pipes |, math as $x^2$ inline or $$...$$ on its own line, images as ![description](/static/img/file.svg "caption"), lab widgets on their own line: {{ lab:tokenizer text="..." }}, {{ lab:next-token prompt="..." }}, {{ lab:attention text="..." }}, {{ lab:my-run-loss }}. Raw HTML is shown as text.', verbose_name='body (Markdown)')),
+                ('body_md', models.TextField(blank=True, help_text='Markdown. Start sections with ## (the title is shown above the text). The cheat sheet below the form lists tables, code, math, figures and lab widgets. Raw HTML is shown as text.', verbose_name='body (Markdown)')),
                 ('body_html', models.TextField(blank=True, editable=False)),
                 ('toc', models.JSONField(blank=True, default=list, editable=False)),
                 ('rendered_version', models.PositiveSmallIntegerField(default=0, editable=False)),

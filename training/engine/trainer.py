@@ -5,6 +5,7 @@ import math
 import os
 import shutil
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import asdict
 
@@ -160,7 +161,9 @@ class _Run:
 
         lora = LoraConfig(r=self.config.lora_r, lora_alpha=self.config.lora_alpha, lora_dropout=0.05,
                           target_modules=LORA_TARGETS, fan_in_fan_out=True, task_type="CAUSAL_LM")
-        model = get_peft_model(model, lora)
+        with warnings.catch_warnings():  # peft still asks for a deprecated transformers attribute
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            model = get_peft_model(model, lora)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         self.log(f"LoRA r={self.config.lora_r}: training {trainable:,} adapter parameters.")
         return model

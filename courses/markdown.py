@@ -5,6 +5,8 @@ markdown-it-py (CommonMark, raw HTML off, tables, strikethrough) -> math to Math
 server (no CDN, no JS) -> Pygments for code -> lab tags to `.lab-embed` placeholders ->
 nh3 with a strict allow-list. The sanitizer runs last on the whole output, so even a bug
 in a plugin cannot let a <script>, an event handler or a javascript: URL through.
+
+No Django imports here: courses/seed/check_seed.py uses this module outside Django.
 """
 from __future__ import annotations
 

@@ -133,3 +133,10 @@ def test_instructors_preview_unpublished_lessons(client, carol, course):
 def test_unknown_slugs_are_404(client, course):
     assert client.get(reverse("courses:detail", args=["nope"])).status_code == 404
     assert client.get(reverse("courses:lesson", args=[course.slug, "nope"])).status_code == 404
+
+
+def test_lessons_follow_their_course_language(course):
+    course.language = "en"
+    course.save()
+    assert set(course.lessons.values_list("language", flat=True)) == {"en"}
+    assert set(type(course).objects.get(pk=course.pk).lessons.values_list("language", flat=True)) == {"en"}

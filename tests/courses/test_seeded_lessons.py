@@ -61,3 +61,18 @@ def test_a_seeded_lesson_renders_completely(seeded, path: Path):
     assert f'<html lang="{language}">' in text and f'<article class="lesson" lang="{language}">' in text
     complete = client.post(reverse("courses:lesson_complete", args=[lesson.course.slug, lesson.slug]))
     assert complete.status_code == 302
+
+
+def test_a_student_completes_the_whole_seeded_course_in_both_languages(seeded):
+    if not SEED_FILES:
+        pytest.skip("no seed files yet")
+    client = Client()
+    client.force_login(make_user("completionist"))
+    lessons = list(Lesson.objects.select_related("course"))
+    for lesson in lessons:
+        assert client.get(lesson.get_absolute_url()).status_code == 200
+        client.post(reverse("courses:lesson_complete", args=[lesson.course.slug, lesson.slug]))
+    page = client.get(reverse("dashboard")).content.decode()
+    assert f'<p class="stat">{len(lessons)}</p>' in page
+    ja_total = sum(1 for lesson in lessons if lesson.language == "ja")
+    assert f"全 {ja_total} 回中 {ja_total} 回を完了" in page

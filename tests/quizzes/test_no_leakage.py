@@ -19,8 +19,10 @@ def assert_no_hint(page: str, quiz, language="en"):
     for explanation in EXPLANATIONS:
         assert explanation not in page
     with translation.override(language):
-        badges = [gettext("Correct answer"), gettext("Correct"), gettext("Your answer")]
-    for needle in ("is_correct", "is-correct", "is-key", "data-correct", "EXPLAIN", *badges):
+        badge = f"</span> {gettext('Correct')}</span>"  # the result page's right/wrong badges
+        tags = [f'<span class="badge badge-ok">{gettext("Correct answer")}</span>', badge]
+    review_only = ("is-correct", "is-wrong", "is-key", "is-selected", "quiz-mark", "quiz-explanation", "quiz-choice-tags")
+    for needle in ("is_correct", "data-correct", "EXPLAIN", *review_only, *tags):
         assert needle not in page, needle
     # Only static scripts: no inline data a curious student could read.
     assert re.findall(r"<script[^>]*>", page) == [s for s in re.findall(r"<script[^>]*>", page) if "src=" in s]

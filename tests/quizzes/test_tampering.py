@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from quizzes import services
 from quizzes.models import Attempt, Choice
-from tests.quizzes.conftest import answers, as_post, db_snapshot, make_lesson, make_quiz
+from tests.quizzes.conftest import speak, answers, as_post, db_snapshot, make_lesson, make_quiz
 
 pytestmark = pytest.mark.django_db
 
@@ -62,12 +62,13 @@ def test_two_answers_to_a_single_choice_question_are_refused(alice_client, quiz,
         services.attempt_submit(attempt=attempt, selections=selections)
 
 
-def test_a_missing_answer_shows_the_form_again_with_selections_kept(alice_client, quiz, attempt):
+def test_a_missing_answer_shows_the_form_again_with_selections_kept(alice_client, alice, quiz, attempt):
+    speak(alice, "en")
     selections = answers(quiz, right={1, 2, 3})
     missing = quiz.questions.get(order=3)
     del selections[missing.id]
     before = db_snapshot()
-    response = alice_client.post(submit_url(attempt), as_post(selections), HTTP_ACCEPT_LANGUAGE="en")
+    response = alice_client.post(submit_url(attempt), as_post(selections))
     assert response.status_code == 200
     page = response.content.decode()
     assert db_snapshot() == before

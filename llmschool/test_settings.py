@@ -21,9 +21,23 @@ if not os.environ.get("REDIS_URL"):
     atexit.register(devservices.stop, [_redis_process])
 
 from llmschool.settings import *  # noqa: E402,F403
-from llmschool.settings import VAR_DIR  # noqa: E402
+from llmschool.settings import DATABASES, VAR_DIR  # noqa: E402
+
+# Each test session gets its own SQLite file and file storage, so two suites running at
+# once (two terminals, two developers' helpers) never share a database. Worker processes
+# started by a session get the paths through the environment (tests/conftest.py).
+if "TEST_MEDIA_ROOT" not in os.environ:
+    import shutil
+
+    _session_dir = VAR_DIR / f"test-{os.getpid()}"
+    _session_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["TEST_MEDIA_ROOT"] = str(_session_dir / "media")
+    os.environ["TEST_MODELS_DIR"] = str(_session_dir / "models")
+    atexit.register(shutil.rmtree, _session_dir, True)
+    if "TEST" in DATABASES["default"]:
+        DATABASES["default"]["TEST"] = {"NAME": str(_session_dir / "test-db.sqlite3")}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MEDIA_ROOT = Path(os.environ.get("TEST_MEDIA_ROOT", VAR_DIR / "test-media"))
-MODELS_DIR = Path(os.environ.get("TEST_MODELS_DIR", VAR_DIR / "test-models"))
+MEDIA_ROOT = Path(os.environ["TEST_MEDIA_ROOT"])
+MODELS_DIR = Path(os.environ["TEST_MODELS_DIR"])
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -3,6 +3,7 @@ and statistics that show which questions and which quizzes the class gets wrong.
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import Avg, Case, Count, F, FloatField, Q, When
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import get_object_or_404
@@ -62,6 +63,8 @@ class ChoiceInline(admin.TabularInline):
     model = Choice
     formset = ChoiceInlineFormSet
     fields = ("order", "text", "is_correct")
+    formfield_overrides = {models.CharField: {"widget": forms.TextInput(attrs={"size": 80})},
+                           models.PositiveIntegerField: {"widget": forms.NumberInput(attrs={"style": "width: 4em"})}}
     ordering = ("order", "id")
     extra = 0
     min_num = 2
@@ -70,9 +73,9 @@ class ChoiceInline(admin.TabularInline):
 class QuestionInlineForm(forms.ModelForm):
     class Meta:
         model = Question
-        fields = ("order", "kind", "text", "explanation")
-        widgets = {"text": forms.Textarea(attrs={"rows": 2, "cols": 60}),
-                   "explanation": forms.Textarea(attrs={"rows": 2, "cols": 60})}
+        fields = ("order", "kind", "text")
+        widgets = {"text": forms.Textarea(attrs={"rows": 2, "cols": 56}),
+                   "order": forms.NumberInput(attrs={"style": "width: 4em"})}
 
     def clean(self):
         cleaned = super().clean()
@@ -90,7 +93,8 @@ class QuestionInlineForm(forms.ModelForm):
 class QuestionInline(admin.TabularInline):
     model = Question
     form = QuestionInlineForm
-    fields = ("order", "kind", "text", "explanation", "choices_link")
+    # Compact rows; the explanation and the choices are edited on the question's own page.
+    fields = ("order", "kind", "text", "choices_link")
     readonly_fields = ("choices_link",)
     ordering = ("order", "id")
     extra = 0
@@ -98,10 +102,10 @@ class QuestionInline(admin.TabularInline):
     @admin.display(description=_("choices"))
     def choices_link(self, question):
         if not question.pk:
-            return _("Save first, then add choices.")
+            return _("Save first, then add choices and an explanation.")
         choices = list(question.choices.all())
         return format_html('<a href="{}">{}</a>', reverse("admin:quizzes_question_change", args=[question.pk]),
-                           _("%(total)s choices, %(correct)s correct · edit") % {
+                           _("%(total)s choices, %(correct)s correct · edit with the explanation") % {
                                "total": len(choices), "correct": sum(c.is_correct for c in choices)})
 
     def get_queryset(self, request):
@@ -138,11 +142,11 @@ class QuizAdmin(admin.ModelAdmin):
     def language(self, quiz):
         return quiz.lesson.course.get_language_display()
 
-    @admin.display(description=_("questions"), ordering="question_total")
+    @admin.display(description=_("number of questions"), ordering="question_total")
     def question_count(self, quiz):
         return quiz.question_total
 
-    @admin.display(description=_("attempts"), ordering="attempt_total")
+    @admin.display(description=_("submitted attempts"), ordering="attempt_total")
     def attempt_count(self, quiz):
         return quiz.attempt_total
 
@@ -202,7 +206,8 @@ class QuestionAdmin(admin.ModelAdmin):
     list_select_related = ("quiz",)
     search_fields = ("text", "explanation", "choices__text")
     ordering = ("quiz", "order", "id")
-    fields = ("quiz", "order", "kind", "text", "explanation")
+    fields = ("quiz", "order", "kind", "text", "explanation", "answer_count", "share_correct")
+    readonly_fields = ("answer_count", "share_correct")
     inlines = (ChoiceInline,)
     save_on_top = True
 
@@ -221,13 +226,19 @@ class QuestionAdmin(admin.ModelAdmin):
     def short_text(self, question):
         return str(question)
 
-    @admin.display(description=_("answers"), ordering="answered")
+    @admin.display(description=_("number of answers"), ordering="answered")
     def answer_count(self, question):
-        return question.answered
+        return getattr(question, "answered", 0)
 
     @admin.display(description=_("answered correctly"), ordering=F("correct_share").asc(nulls_last=True))
     def share_correct(self, question):
-        return _percent_bar(question.correct_share)
+        return _percent_bar(getattr(question, "correct_share", None))
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in ("text", "explanation"):
+            field.widget.attrs["rows"] = 4 if db_field.name == "text" else 6
+        return field
 
 
 @admin.register(Attempt)

@@ -50,12 +50,15 @@ class Quiz(models.Model):
 
 class Question(models.Model):
     SINGLE, MULTIPLE = "single", "multiple"
-    KINDS = [(SINGLE, _("Single choice (one correct answer)")),
-             (MULTIPLE, _("Multiple choice (select all that apply)"))]
+    KINDS = [(SINGLE, _("single choice")), (MULTIPLE, _("multiple choice"))]
 
     quiz = models.ForeignKey(Quiz, verbose_name=_("quiz"), on_delete=models.CASCADE, related_name="questions")
     order = models.PositiveIntegerField(_("order"), default=0)
-    kind = models.CharField(_("kind"), max_length=10, choices=KINDS, default=SINGLE)
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=KINDS, default=SINGLE,
+        help_text=_("Single choice: exactly one correct choice. Multiple choice: one or more correct choices; "
+                    "the answer counts only when the student picks exactly those. Say \"(select all that apply)\" "
+                    "in the question."))
     text = models.TextField(_("question"))
     explanation = models.TextField(_("explanation"), blank=True,
                                    help_text=_("Shown after submission: why the right answer is right."))
@@ -98,7 +101,7 @@ class Attempt(models.Model):
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
     score = models.PositiveSmallIntegerField(_("score (%)"), null=True, blank=True)
     correct_count = models.PositiveSmallIntegerField(_("correct answers"), default=0)
-    question_count = models.PositiveSmallIntegerField(_("questions"), default=0)
+    question_count = models.PositiveSmallIntegerField(_("number of questions"), default=0)
     passed = models.BooleanField(_("passed"), default=False)
     # {"<question id>": [choice ids in the order this attempt shows them]}
     choice_order = models.JSONField(default=dict, blank=True, editable=False)

@@ -192,3 +192,14 @@ def test_attempts_are_read_only_in_the_admin(carol_client, quiz, alice):
     assert response.status_code == 403
     attempt.refresh_from_db()
     assert attempt.score == 33
+
+
+def test_admin_pages_render_for_an_instructor(carol_client, quiz, alice):
+    take(alice, quiz, {1})
+    question = quiz.questions.first()
+    for url in (reverse("admin:quizzes_quiz_add"), reverse("admin:quizzes_question_add"),
+                reverse("admin:quizzes_quiz_change", args=[quiz.pk]),
+                reverse("admin:quizzes_question_change", args=[question.pk]),
+                reverse("admin:quizzes_question_changelist") + "?o=5",
+                reverse("admin:quizzes_quiz_changelist") + "?o=7"):
+        assert carol_client.get(url).status_code == 200, url

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.http import Http404
 
-from quizzes.models import Answer, Attempt, Quiz
+from quizzes.models import Answer, Attempt, Question, Quiz
 
 
 def quiz_status_for_user(user, lessons) -> dict:
@@ -50,6 +50,16 @@ def quiz_for_student(*, pk) -> Quiz:
         return Quiz.objects.available().select_related("lesson__course").get(pk=pk)
     except Quiz.DoesNotExist:
         raise Http404("No such quiz")
+
+
+def questions_for_attempt(attempt: Attempt) -> list[Question]:
+    """The quiz's questions, each with `.ordered_choices` in the order this attempt shows them."""
+    questions = list(attempt.quiz.questions.prefetch_related("choices"))
+    for question in questions:
+        position = {choice_id: i for i, choice_id in enumerate(attempt.choice_order.get(str(question.id), []))}
+        # Choices added after the attempt started go last, in their usual order.
+        question.ordered_choices = sorted(question.choices.all(), key=lambda c: position.get(c.id, len(position)))
+    return questions
 
 
 def answer_review(attempt: Attempt, questions) -> list[dict]:
@@ -135,12 +145,13 @@ def question_statistics(quiz: Quiz) -> list[QuestionStat]:
 def quiz_statistics(quiz: Quiz) -> QuizStats:
     submitted = quiz.attempts.filter(submitted_at__isnull=False)
     totals = submitted.aggregate(
-        attempts=Count("id"), students=Count("student", distinct=True),
-        passed=Count("id", filter=Q(passed=True)), students_passed=Count("student", distinct=True, filter=Q(passed=True)),
+        n_attempts=Count("id"), n_students=Count("student", distinct=True),
+        n_passed=Count("id", filter=Q(passed=True)),
+        n_students_passed=Count("student", distinct=True, filter=Q(passed=True)),
     )
     scores = list(submitted.values_list("score", flat=True))
-    return QuizStats(quiz=quiz, attempts=totals["attempts"], students=totals["students"],
-                     passed_attempts=totals["passed"], students_passed=totals["students_passed"],
+    return QuizStats(quiz=quiz, attempts=totals["n_attempts"], students=totals["n_students"],
+                     passed_attempts=totals["n_passed"], students_passed=totals["n_students_passed"],
                      average_score=sum(scores) / len(scores) if scores else None,
                      questions=question_statistics(quiz))
 

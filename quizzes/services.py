@@ -40,16 +40,6 @@ def attempt_start(*, student, quiz: Quiz) -> Attempt:
     return Attempt.objects.create(student=student, quiz=quiz, choice_order=order)
 
 
-def questions_for_attempt(attempt: Attempt) -> list[Question]:
-    """The quiz's questions, each with `.ordered_choices` in the order this attempt shows them."""
-    questions = list(attempt.quiz.questions.prefetch_related("choices"))
-    for question in questions:
-        position = {choice_id: i for i, choice_id in enumerate(attempt.choice_order.get(str(question.id), []))}
-        # Choices added after the attempt started go last, in their usual order.
-        question.ordered_choices = sorted(question.choices.all(), key=lambda c: position.get(c.id, len(position)))
-    return questions
-
-
 def _grade(question: Question, selected: set[int]) -> bool:
     correct = {choice.id for choice in question.choices.all() if choice.is_correct}
     return bool(correct) and selected == correct

@@ -52,7 +52,7 @@ def attempt_take(request, code):
     attempt = selectors.attempt_for_user(user=request.user, code=code)
     if attempt.is_submitted:
         return redirect("quizzes:attempt_result", attempt.code)
-    form = AttemptForm(questions=services.questions_for_attempt(attempt))
+    form = AttemptForm(questions=selectors.questions_for_attempt(attempt))
     return _render_take(request, attempt, form)
 
 
@@ -63,7 +63,7 @@ def attempt_submit(request, code):
     if attempt.is_submitted:
         messages.info(request, _("You already submitted this attempt; your first answers were graded."))
         return redirect("quizzes:attempt_result", attempt.code)
-    form = AttemptForm(request.POST, questions=services.questions_for_attempt(attempt))
+    form = AttemptForm(request.POST, questions=selectors.questions_for_attempt(attempt))
     if not form.is_valid():
         unanswered = form.unanswered_numbers()
         if len(unanswered) == len(form.errors):
@@ -89,7 +89,7 @@ def attempt_result(request, code):
     if not attempt.is_submitted:
         return redirect("quizzes:attempt_take", attempt.code)
     quiz = attempt.quiz
-    review = selectors.answer_review(attempt, services.questions_for_attempt(attempt))
+    review = selectors.answer_review(attempt, selectors.questions_for_attempt(attempt))
     status = selectors.quiz_status_for_user(request.user, [quiz.lesson_id])[quiz.lesson_id]
     return render(request, "quizzes/result.html", {"attempt": attempt, "quiz": quiz, "review": review,
                                                    "status": status})

@@ -3,7 +3,7 @@ import pytest
 
 from quizzes import services
 from quizzes.models import Answer, Attempt
-from quizzes.selectors import quiz_status_for_user
+from quizzes.selectors import questions_for_attempt, quiz_status_for_user
 from tests.quizzes.conftest import answers, make_quiz
 
 pytestmark = pytest.mark.django_db
@@ -96,5 +96,5 @@ def test_choice_order_is_per_attempt_and_covers_every_choice(alice, quiz):
 def test_no_shuffle_keeps_the_authored_order(alice, lesson):
     quiz = make_quiz(lesson, shuffle=False)
     attempt = services.attempt_start(student=alice, quiz=quiz)
-    questions = services.questions_for_attempt(attempt)
+    questions = questions_for_attempt(attempt)
     assert [c.text for c in questions[0].ordered_choices] == ["Alpha", "Bravo", "Charlie"]

@@ -86,6 +86,13 @@ def test_a_changed_file_updates_an_untouched_quiz_in_place(seed_dir, alice):
     assert Answer.objects.filter(attempt=attempt).count() == 2
     assert quizzes_seed(seed_dir=seed_dir).unchanged == 3
 
+    grown = quiz_file("Intro quiz, longer", n=4)
+    grown["questions"][0]["choices"].append({"text": "A fourth choice", "correct": False})
+    write(seed_dir, "en", "01-intro", grown)
+    assert quizzes_seed(seed_dir=seed_dir).updated == 1
+    assert [len(q[4]) for q in content(quiz)] == [4, 3, 3, 3]
+    assert content(quiz)[3][2] == "Question 4?"
+
 
 @pytest.mark.parametrize("edit", ["title", "pass_mark", "question", "choice", "new choice", "deleted question"])
 def test_an_edited_quiz_is_never_overwritten(seed_dir, edit):

@@ -36,12 +36,20 @@ class LabInputError(Exception):
 
 # -- models ----------------------------------------------------------------------------
 
-def _configure_model_cache() -> None:
+def _configure_inference() -> None:
     # The engine keeps loaded models in an LRU; the lab is its main user in the web
     # process, so the operator's LAB_MAX_LOADED_MODELS bounds it.
+    import torch
+
     from training.engine import inference
 
     inference.MODEL_CACHE_SIZE = max(1, int(getattr(settings, "LAB_MAX_LOADED_MODELS", 4)))
+    # One intra-op thread per request: small models gain nothing from more, and on a busy
+    # 2-core machine competing OpenMP threads turn 10 ms forwards into 400 ms ones
+    # (bench/lab_latency.py --threads 2 shows it). 0 leaves torch's default.
+    threads = int(getattr(settings, "LAB_TORCH_THREADS", 1))
+    if threads > 0 and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 def lab_runs(user) -> list[TrainingRun]:
@@ -57,7 +65,7 @@ def run_model_dir(run: TrainingRun) -> str:
     if export is None or not (Path(export) / "config.json").is_file():
         raise LabInputError("model_missing", _("The files of this model are missing. Train it again."),
                             status=404)
-    _configure_model_cache()
+    _configure_inference()
     return str(export)
 
 

@@ -4,13 +4,22 @@ llmschool/settings.py defines the ones an operator usually sets (quotas, heartbe
 attempts); the rest are knobs with sane defaults that tests and big sites may override.
 Read them through these functions, at call time, so that override_settings works.
 """
+import json
+import os
 from pathlib import Path
 
 from django.conf import settings
 
 
 def _get(name, default):
-    return getattr(settings, name, default)
+    """The setting if settings.py defines it, else the environment variable of that name
+    (so worker processes started with a different environment pick knobs up), else default."""
+    if hasattr(settings, name):
+        return getattr(settings, name)
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return type(default)(raw) if isinstance(default, (int, float)) else raw
 
 
 def max_active_runs_per_user() -> int:
@@ -67,6 +76,23 @@ def runs_root() -> Path:
 def models_dir() -> Path:
     """Cache of downloaded base models (Hub ids), shared with the workers."""
     return Path(settings.MODELS_DIR)
+
+
+def extra_hyperparameters() -> dict:
+    """Values added to every new run's hyperparameters (e.g. num_threads for a site, or short
+    intervals for tests); bounded like any other value (services.BOUNDS)."""
+    value = _get("TRAINING_EXTRA_HYPERPARAMETERS", {})
+    return json.loads(value) if isinstance(value, str) else dict(value)
+
+
+def progress_write_seconds() -> float:
+    """Minimum time between two progress writes of a job (evaluations and checkpoints always write)."""
+    return float(_get("TRAINING_PROGRESS_WRITE_SECONDS", 1.0))
+
+
+def cancel_grace_seconds() -> float:
+    """A running job that has not stopped this long after a cancel request is killed."""
+    return float(_get("TRAINING_CANCEL_GRACE_SECONDS", 15.0))
 
 
 def playground_max_new_tokens() -> int:

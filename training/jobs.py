@@ -17,7 +17,7 @@ import traceback
 from collections import deque
 from pathlib import Path
 
-from django.db import close_old_connections, connections
+from django.db import connections
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
@@ -27,13 +27,11 @@ from training.models import BaseModel, TrainingRun
 log = logging.getLogger(__name__)
 
 HISTORY_POINTS_MAX = 1000
-WRITE_EVERY_SECONDS = 1.5
 
 
 # The job -----------------------------------------------------------------------------------
 
 def run_training(run_id: int, attempt: int) -> str:
-    close_old_connections()
     job_id = _current_job_id()
     if not lifecycle.run_claim(run_id=run_id, attempt=attempt, pid=os.getpid(), job_id=job_id):
         log.info("run %s attempt %s: not claimable (stale or replayed job), nothing to do", run_id, attempt)
@@ -240,7 +238,7 @@ class ProgressReporter:
             self.fields["val_loss"] = progress.val_loss
         if event == "checkpoint":
             self.fields["checkpoint_step"] = step
-        if event in ("start", "eval", "checkpoint", "done") or time.monotonic() - self.last_write >= WRITE_EVERY_SECONDS:
+        if event in ("start", "eval", "checkpoint", "done") or time.monotonic() - self.last_write >= conf.progress_write_seconds():
             self.flush()
         return self.stop
 
@@ -302,9 +300,7 @@ class Heartbeat:
         self.thread.join(timeout=5)
 
     def _loop(self):
-        from django.conf import settings
-
-        grace = float(getattr(settings, "TRAINING_CANCEL_GRACE_SECONDS", 15))
+        grace = conf.cancel_grace_seconds()
         try:
             while not self.stopped.wait(conf.heartbeat_interval_seconds()):
                 try:

@@ -23,7 +23,8 @@ from rq.job import JobStatus
 
 from training import conf, lifecycle
 from training.models import TrainingRun
-from training.queueing import DEAD_STATUSES, job_fetch, job_status, redis_connection, run_enqueue
+from training import queueing
+from training.queueing import DEAD_STATUSES, job_fetch, job_status, run_enqueue
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def reconcile(*, now=None) -> dict:
     now = now or timezone.now()
     counts: Counter = Counter()
     try:
-        connection = redis_connection()
+        connection = queueing.redis_connection()
         connection.ping()
     except (RedisError, OSError) as exc:
         log.warning("reconciler: Redis unreachable (%s); nothing done", exc)
@@ -93,7 +94,7 @@ def _exc_string(job) -> str:
             return result.exc_string
     except Exception:
         pass
-    return getattr(job, "exc_info", "") or ""
+    return ""
 
 
 def _abandoned(job) -> bool:

@@ -238,7 +238,7 @@ def run_plan(*, owner, dataset: Dataset, base_model: BaseModel | None = None, ba
     if not dataset.is_usable or not (dataset.owner_id == owner.pk or (dataset.is_sample and dataset.published)):
         raise ValidationError({"dataset": _("Choose one of your datasets or a shared sample.")})
     hyperparameters = hyperparameters_resolve(
-        preset=preset, options=options,
+        preset=preset, options={**conf.extra_hyperparameters(), **(options or {})},
         block_size_limit=base_block_size_limit(base_model=base_model, base_run=base_run),
         lora_allowed=base_model is not None and base_model.kind == BaseModel.PRETRAINED)
     budget = run_budget(tokens=dataset.tokens, hyperparameters=hyperparameters)

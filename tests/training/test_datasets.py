@@ -1,0 +1,128 @@
+"""Uploads: checked at once, stored under generated names, refused with a clear message."""
+import os
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from tests.training.conftest import make_text, upload
+from training.models import Dataset
+
+pytestmark = pytest.mark.django_db
+
+
+def stored_files(settings) -> list[Path]:
+    root = Path(settings.MEDIA_ROOT)
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_upload_is_checked_and_figures_are_shown(alice_client, bases, settings):
+    response = alice_client.post(reverse("training:datasets"), {"file": upload("my text.txt"), "name": ""})
+    dataset = Dataset.objects.get()
+    assert response.status_code == 302 and response.url == reverse("training:dataset_detail", args=[dataset.code])
+    assert dataset.owner.username == "alice" and dataset.name == "my text.txt"
+    assert dataset.report["tokens"] > 0 and dataset.report["blocks"] > 0 and not dataset.error_code
+    # Stored under a generated name inside MEDIA_ROOT, never the user's.
+    path = Path(dataset.file.path).resolve()
+    assert path.is_relative_to(Path(settings.MEDIA_ROOT).resolve()) and "my text" not in path.name
+    page = alice_client.get(response.url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f"{dataset.report['tokens']:,}" in page and f"{dataset.report['chars']:,}" in page
+    assert "Estimated training time" in page and "Tiny GPT" in page
+
+
+@pytest.mark.parametrize("filename", ["../../etc/passwd.txt", "..\\..\\evil.txt", "nul\x00byte.txt", "x" * 10_000,
+                                      "/absolute/path.txt", "....//....//x.txt", "名前 with spaces\u202e.txt"])
+def test_hostile_file_names_are_harmless(alice, bases, settings, filename):
+    from training.services import dataset_create
+
+    dataset = dataset_create(owner=alice, uploaded_file=upload(filename))
+    path = Path(os.path.realpath(dataset.file.path))
+    assert path.is_relative_to(Path(os.path.realpath(settings.MEDIA_ROOT)) / "datasets")
+    assert len(path.name) < 60 and "\x00" not in dataset.name and "/" not in dataset.name and "\\" not in dataset.name
+    assert 0 < len(dataset.name) <= 100
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty"),
+    (b"\x00\x01\x02binary\x00" * 200, "binary"),
+    ("日本語のテキスト".encode("utf-8") * 50 + b"\xff\xfe" + b"more", "offset"),
+    (b"short", "too short"),
+])
+def test_bad_uploads_are_refused_and_nothing_is_kept(alice_client, bases, settings, content, message):
+    response = alice_client.post(reverse("training:datasets"), {"file": upload("bad.txt", content)},
+                                 HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert message in page.lower() or message in page
+    assert Dataset.objects.count() == 0
+    assert stored_files(settings) == []
+
+
+def test_not_utf8_message_names_the_byte_offset(alice, bases):
+    from training.services import DatasetRejected, dataset_create
+
+    content = b"hello world " * 100 + b"\xff" + b"rest"
+    with pytest.raises(DatasetRejected) as caught:
+        dataset_create(owner=alice, uploaded_file=upload("latin.txt", content))
+    assert caught.value.code == "not_utf8"
+    assert str(content.index(b"\xff")) in caught.value.message
+
+
+def test_upload_over_the_cap_is_refused_before_anything_is_written(alice_client, bases, settings):
+    settings.DATASET_MAX_BYTES = 1000
+    response = alice_client.post(reverse("training:datasets"), {"file": upload("big.txt", b"a" * 5000)},
+                                 HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400 and "too large" in response.content.decode()
+    assert Dataset.objects.count() == 0 and stored_files(settings) == []
+
+
+def test_japanese_error_messages(alice_client, alice, bases):
+    alice.preferred_language = "ja"
+    alice.save()
+    response = alice_client.post(reverse("training:datasets"), {"file": upload("e.txt", b"\xff\xfe")})
+    assert "UTF-8 のテキストではありません" in response.content.decode()
+
+
+def test_samples_are_offered_to_everyone_but_not_deletable(alice, bob, bases, client, settings):
+    from training.services import dataset_create
+
+    sample = dataset_create(owner=None, uploaded_file=upload("sample.txt"))
+    sample.is_sample, sample.published = True, True
+    sample.save()
+    client.force_login(bob)
+    assert client.get(reverse("training:dataset_detail", args=[sample.code])).status_code == 200
+    assert client.post(reverse("training:dataset_delete", args=[sample.code])).status_code == 404
+    assert Dataset.objects.filter(pk=sample.pk).exists()
+
+
+def test_delete_removes_the_file(alice_client, corpus):
+    path = Path(corpus.file.path)
+    assert path.exists()
+    response = alice_client.post(reverse("training:dataset_delete", args=[corpus.code]))
+    assert response.status_code == 302 and not path.exists() and not Dataset.objects.exists()
+
+
+def test_seed_training_is_idempotent(db, settings, tmp_path, monkeypatch):
+    from django.core.management import call_command
+
+    from training.management.commands import seed_training
+    from training.models import BaseModel
+
+    corpora = tmp_path / "corpora"
+    corpora.mkdir()
+    (corpora / "en-test.txt").write_text(make_text(200), encoding="utf-8")
+    monkeypatch.setattr(seed_training, "CORPORA_DIR", corpora)
+    call_command("seed_training")
+    call_command("seed_training")
+    assert Dataset.objects.filter(is_sample=True, published=True).count() == 1
+    assert set(BaseModel.objects.values_list("key", flat=True)) == {"tiny", "small", "gpt2", "distilgpt2"}
+    tiny = BaseModel.objects.get(key="tiny")
+    assert tiny.is_present and not BaseModel.objects.get(key="gpt2").is_present
+    # An instructor's edit survives a second seeding; a lost sample file is restored.
+    BaseModel.objects.filter(key="tiny").update(name="Edited")
+    sample = Dataset.objects.get()
+    Path(sample.file.path).unlink()
+    call_command("seed_training")
+    assert BaseModel.objects.get(key="tiny").name == "Edited"
+    sample.refresh_from_db()
+    assert Path(sample.file.path).exists() and sample.report["tokens"] > 0

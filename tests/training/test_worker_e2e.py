@@ -1,0 +1,174 @@
+"""End to end with a real Redis, real `manage.py rqworker` processes (TrainingWorker) and real
+(tiny) training: upload, queue, progress, results, download; cancel; a killed work horse; a
+killed worker; an attempt that lost the run never publishes."""
+import io
+import os
+import signal
+import time
+import zipfile
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.conftest import wait_for
+from tests.training.conftest import upload
+from training import lifecycle, services
+from training.models import Dataset, TrainingRun
+
+pytestmark = pytest.mark.slow
+
+EXPECTED_ARCHIVE = {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+                    "tokenizer_config.json", "README.md"}
+
+
+def fresh(run) -> TrainingRun:
+    run.refresh_from_db()
+    return run
+
+
+def wait_status(run, statuses, timeout=120.0):
+    def done():
+        return fresh(run).status in statuses
+
+    wait_for(done, timeout=timeout, interval=0.2, message=f"run {run.pk} to reach {statuses}")
+    return run
+
+
+def load_and_generate(archive: bytes, target) -> str:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+        names = set(zf.namelist())
+        assert EXPECTED_ARCHIVE <= names and not any(n.endswith((".bin", ".pkl", ".pt")) for n in names)
+        assert all("/" not in n and ".." not in n for n in names)
+        zf.extractall(target)
+    model = AutoModelForCausalLM.from_pretrained(str(target), local_files_only=True, use_safetensors=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(target), local_files_only=True)
+    inputs = tokenizer("the ship", return_tensors="pt")
+    output = model.generate(**inputs, max_new_tokens=5, do_sample=False, pad_token_id=tokenizer.eos_token_id)
+    assert output.shape[1] > inputs["input_ids"].shape[1]
+    return tokenizer.decode(output[0])
+
+
+def test_upload_queue_train_and_download_two_runs(start_worker, alice, bases, local_base, fast_runs, settings,
+                                                  tmp_path):
+    settings.TRAINING_MAX_ACTIVE_RUNS_PER_USER = 2
+    client = Client()
+    client.force_login(alice)
+    client.post(reverse("training:datasets"), {"file": upload("story.txt")})
+    dataset = Dataset.objects.get(owner=alice)
+    start_worker("training")
+    response = client.post(reverse("training:run_new"), {"dataset": dataset.code, "base": "base:tiny",
+                                                         "preset": "quick", "max_steps": "40", "name": "scratch"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    response = client.post(reverse("training:run_new"), {"dataset": dataset.code, "base": "base:local-tiny",
+                                                         "preset": "quick", "max_steps": "25", "name": "fine-tune"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    scratch, tuned = TrainingRun.objects.get(name="scratch"), TrainingRun.objects.get(name="fine-tune")
+
+    # The progress endpoint reports rising steps while the scratch run trains.
+    progress_url = reverse("training:run_progress", args=[scratch.code]) + "?format=json"
+    seen = []
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        data = client.get(progress_url).json()
+        if data["status"] == "running" and data["step"] and (not seen or data["step"] != seen[-1]):
+            seen.append(data["step"])
+        if data["status"] in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(0.05)
+    assert data["status"] == "succeeded", fresh(scratch).error_detail
+    assert len(seen) >= 2 and seen == sorted(seen), seen
+    wait_status(tuned, {"succeeded", "failed"})
+    assert tuned.status == "succeeded", tuned.error_detail
+
+    for run in (fresh(scratch), tuned):
+        assert run.published_attempt == 1 and run.step == run.total_steps > 0
+        assert run.metrics["final_val_loss"] < run.metrics["base_val_loss"]
+        assert len(run.samples) == 2 and all(s["tuned"] is not None for s in run.samples)
+        page = client.get(reverse("training:run_detail", args=[run.code])).content.decode()
+        assert "<polyline" in page and "hx-trigger" not in page
+        response = client.get(reverse("training:run_download", args=[run.code]))
+        assert response["Content-Disposition"] == f'attachment; filename="llmschool-{run.code}.zip"'
+        text = load_and_generate(b"".join(response.streaming_content), tmp_path / run.name)
+        assert text.startswith("the ship")
+    # The playground answers with the trained model.
+    response = client.post(reverse("training:run_playground", args=[tuned.code]),
+                           {"prompt": "the ship", "temperature": 0.8, "top_k": 20, "top_p": 0.9,
+                            "max_new_tokens": 8}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "<mark>" in response.content.decode()
+    # Continuing from a finished run is offered as a base.
+    form_page = client.get(reverse("training:run_new")).content.decode()
+    assert f"run:{tuned.code}" in form_page
+
+
+def start_long_run(alice, bases, corpus, **extra):
+    return services.training_run_create(owner=alice, dataset=corpus, base_model=bases["tiny"],
+                                        extra={"max_steps": 400, **extra})
+
+
+def test_cancel_stops_a_running_run_within_seconds(start_worker, alice, bases, corpus, fast_runs):
+    run = start_long_run(alice, bases, corpus, max_steps=20000)
+    start_worker("training")
+    wait_for(lambda: fresh(run).status == "running" and run.step > 0, timeout=90, message="training to start")
+    client = Client()
+    client.force_login(alice)
+    client.post(reverse("training:run_cancel", args=[run.code]))
+    asked = time.monotonic()
+    wait_status(run, {"cancelled", "failed", "succeeded"}, timeout=30)
+    assert run.status == "cancelled" and time.monotonic() - asked < 15
+    assert run.active_slot is None and run.step < run.total_steps
+    assert any("Cancel" in line for line in run.log_lines)
+
+
+def test_killed_work_horse_resumes_from_its_checkpoint(start_worker, alice, bases, corpus, fast_runs):
+    run = start_long_run(alice, bases, corpus, max_steps=150, checkpoint_every_steps=10)
+    worker = start_worker("training")
+    wait_for(lambda: fresh(run).checkpoint_step >= 10 and run.status == "running", timeout=90,
+             message="a checkpoint")
+    horse = run.worker_pid
+    assert horse and horse != worker.pid
+    os.kill(horse, signal.SIGKILL)
+    wait_status(run, {"succeeded", "failed"}, timeout=120)
+    assert run.status == "succeeded", run.error_detail + worker.output()[-3000:]
+    assert run.attempt == 2 and run.published_attempt == 2 and run.step == 150
+    assert any("resuming from the checkpoint of attempt 1" in line for line in run.log_lines), run.log_lines
+    assert any("Resumed from the checkpoint at step" in line for line in run.log_lines), run.log_lines
+    leftovers = sorted(str(p) for p in run.attempt_dir(1).rglob("*")) if run.attempt_dir(1).exists() else []
+    assert not run.attempt_dir(1).exists() and run.archive_path.is_file(), leftovers
+
+
+def test_killed_worker_is_replaced_and_the_run_resumes(start_worker, alice, bases, corpus, fast_runs, settings,
+                                                      monkeypatch):
+    # Short limits for this test's workers (environment) and reconciler calls here (settings).
+    monkeypatch.setenv("TRAINING_HEARTBEAT_STALE_SECONDS", "3")
+    monkeypatch.setenv("TRAINING_RECONCILE_INTERVAL_SECONDS", "1")
+    settings.TRAINING_HEARTBEAT_STALE_SECONDS = 3
+    run = start_long_run(alice, bases, corpus, max_steps=150, checkpoint_every_steps=10)
+    first = start_worker("training")
+    wait_for(lambda: fresh(run).checkpoint_step >= 10 and run.status == "running", timeout=90,
+             message="a checkpoint")
+    # SIGKILL the whole worker: the parent and its work horse (which has a process group of its own).
+    os.killpg(first.pid, signal.SIGKILL)
+    os.kill(run.worker_pid, signal.SIGKILL)
+    first.process.wait(10)
+    second = start_worker("training")
+    wait_status(run, {"succeeded", "failed"}, timeout=150)
+    assert run.status == "succeeded", run.error_detail + second.output()[-3000:]
+    assert run.attempt == 2 and run.published_attempt == 2
+    assert "heartbeat stale" in run.error_detail or run.error_detail == ""
+
+
+def test_an_attempt_that_lost_the_run_never_publishes(start_worker, alice, bases, corpus, fast_runs):
+    """The reconciler gives up on attempt 1 while its horse is in fact alive (a stale heartbeat
+    after a database hiccup, say): attempt 1 must stop without publishing; attempt 2 publishes."""
+    run = start_long_run(alice, bases, corpus, max_steps=150, checkpoint_every_steps=10)
+    start_worker("training")
+    wait_for(lambda: fresh(run).checkpoint_step >= 10 and run.status == "running", timeout=90,
+             message="a checkpoint")
+    assert lifecycle.run_retry_or_fail(run_id=run.pk, attempt=1, reason="worker_lost") == "retried"
+    wait_status(run, {"succeeded", "failed"}, timeout=150)
+    assert run.status == "succeeded" and run.published_attempt == 2, run.error_detail
+    archives = list(run.run_dir.rglob("*.zip"))
+    assert archives == [run.archive_path]

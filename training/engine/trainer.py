@@ -16,7 +16,8 @@ from .corpus import read_corpus, text_figures
 from .data import make_blocks
 from .errors import EngineError, OutOfMemory, TrainingCancelled
 from .export import export_model, model_card
-from .runtime import choose_num_threads, pick_device, use_bf16
+from .fastloss import causal_lm_loss
+from .runtime import choose_num_threads, pick_device, reuse_freed_memory, use_bf16
 from .sampling import SamplingSettings, sample_text
 from .tokenization import load_tokenizer, train_bpe_tokenizer
 
@@ -42,7 +43,8 @@ def train(config: TrainConfig, on_progress=None) -> TrainResult:
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(choose_num_threads(config.num_threads))
     try:
-        return _Run(config, on_progress).execute()
+        with reuse_freed_memory():
+            return _Run(config, on_progress).execute()
     except torch.OutOfMemoryError:
         raise OutOfMemory("Out of memory: try a smaller batch size or block size.") from None
     except MemoryError:
@@ -190,6 +192,12 @@ class _Run:
             return nullcontext()
         return torch.autocast(self.device, dtype=torch.bfloat16)
 
+    def loss(self, model, batch):
+        """model(input_ids=batch, labels=batch).loss, computed without float32 full logits."""
+        import torch
+
+        return causal_lm_loss(model, batch, low_precision=torch.bfloat16 if self.bf16 else None)
+
     def val_loss(self, model) -> float:
         import torch
 
@@ -200,7 +208,7 @@ class _Run:
         with torch.no_grad(), self.autocast():
             for start in range(0, len(blocks), self.config.batch_size):
                 batch = torch.from_numpy(blocks[start:start + self.config.batch_size]).to(self.device)
-                total += model(input_ids=batch, labels=batch).loss.float().item() * len(batch)
+                total += self.loss(model, batch).item() * len(batch)
                 count += len(batch)
         if was_training:
             model.train()
@@ -321,7 +329,7 @@ class _Run:
         for k in range(accum):
             batch = torch.from_numpy(self.blocks.train[indices(step * accum + k)]).to(self.device)
             with self.autocast():
-                loss = model(input_ids=batch, labels=batch).loss
+                loss = self.loss(model, batch)
             (loss / accum).backward()
             total += loss.detach().float().item()
         if not math.isfinite(total):

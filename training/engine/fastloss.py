@@ -1,0 +1,67 @@
+"""GPT-2's language-model loss without the full logits tensor in float32.
+
+The standard path builds (tokens x 50257) logits, copies them to float32 for the loss, and
+walks them again for the backward pass: on a CPU with GPT-2's vocabulary that memory traffic
+costs as much as a third of the matmuls. Here the head and cross-entropy run in chunks of
+tokens, and the gradients are computed right away in the forward pass (the loss is the last
+operation, so nothing else is needed), the way fused "linear cross-entropy" kernels do.
+The result equals `model(input_ids, labels=input_ids).loss` and its gradients.
+"""
+import torch
+
+CHUNK_TOKENS = 256
+
+
+def causal_lm_loss(model, input_ids: torch.Tensor, *, low_precision: torch.dtype | None = None) -> torch.Tensor:
+    """Mean next-token cross-entropy of a GPT-2 (plain or wrapped by peft) on `input_ids`."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    hidden = base.transformer(input_ids=input_ids).last_hidden_state[:, :-1]
+    hidden = hidden.reshape(-1, hidden.shape[-1])
+    targets = input_ids[:, 1:].reshape(-1)
+    weight = base.lm_head.weight
+    dtype = low_precision or weight.dtype
+    if torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad):
+        return _LinearCrossEntropy.apply(hidden, weight, targets, dtype)
+    with torch.no_grad():
+        return _forward(hidden, weight, targets, dtype, keep_gradient=False)[0]
+
+
+def _forward(hidden, weight, targets, dtype, *, keep_gradient: bool):
+    """Loss, and (when asked) d loss / d logits for all tokens in `dtype`, chunk by chunk."""
+    count = hidden.shape[0]
+    h, w = hidden.to(dtype), weight.to(dtype)
+    total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+    grad_logits = torch.empty(count, w.shape[0], dtype=dtype, device=hidden.device) if keep_gradient else None
+    with torch.autocast(hidden.device.type, enabled=False):
+        for start in range(0, count, CHUNK_TOKENS):
+            end = min(start + CHUNK_TOKENS, count)
+            logits = (h[start:end] @ w.T).float()
+            chunk_targets = targets[start:end]
+            log_norm = torch.logsumexp(logits, dim=-1)
+            total += (log_norm - logits.gather(1, chunk_targets[:, None]).squeeze(1)).sum()
+            if keep_gradient:
+                probabilities = logits.sub_(log_norm[:, None]).exp_()  # softmax, in place
+                probabilities[torch.arange(end - start, device=logits.device), chunk_targets] -= 1.0
+                grad_logits[start:end] = probabilities.mul_(1.0 / count)
+    return total / count, grad_logits, h, w
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, hidden, weight, targets, dtype):
+        loss, grad_logits, h, w = _forward(hidden, weight, targets, dtype, keep_gradient=True)
+        with torch.autocast(hidden.device.type, enabled=False):
+            grad_hidden = (grad_logits @ w).to(hidden.dtype) if ctx.needs_input_grad[0] else None
+            grad_weight = (grad_logits.T @ h).to(weight.dtype) if ctx.needs_input_grad[1] else None
+        ctx.grads = (grad_hidden, grad_weight)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        grad_hidden, grad_weight = ctx.grads
+        del ctx.grads
+        scale = float(grad_loss)
+        if scale != 1.0:
+            grad_hidden = grad_hidden * scale if grad_hidden is not None else None
+            grad_weight = grad_weight * scale if grad_weight is not None else None
+        return grad_hidden, grad_weight, None, None

@@ -406,7 +406,10 @@ class _Run:
         for key in ("data_path", "output_dir", "cache_dir", "offline", "max_bytes", "sample_prompts",
                     "progress_every_seconds", "checkpoint_every_seconds", "checkpoint_every_steps"):
             values.pop(key, None)
-        values.update(learning_rate=self.learning_rate, bf16=self.bf16, device=self.device)
+        import torch
+
+        values.update(learning_rate=self.learning_rate, bf16=self.bf16, device=self.device,
+                      threads=torch.get_num_threads())
         return values
 
     # ---- reporting -----------------------------------------------------------------------

@@ -1,0 +1,213 @@
+"""Training throughput: llmschool's engine against a plain transformers.Trainer.
+
+Runs both in this process on the same data and the same initial model, for the GPT-2 124M
+architecture (random init from GPT2Config(), the real GPT-2 tokenizer) and for each
+from-scratch preset, and prints tokens/s of each, their ratio and both loss trajectories.
+With --contention it also measures what oversubscribing the CPU costs.
+
+    .venv/bin/python bench/train_throughput.py [--steps 8] [--models gpt2,tiny,small] [--contention]
+
+Tokens/s comes from the median step time after the first steps (warm-up), so evaluation,
+sampling and export are not counted for either side. The Trainer keeps its default
+arguments except output_dir, max_steps and logging_steps=1 (to read its loss at each step).
+"""
+import argparse
+import contextlib
+import gc
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch  # noqa: E402
+from transformers.utils import logging as transformers_logging  # noqa: E402
+
+from training.engine import TrainConfig, gpt2_tokenizer_dir, train  # noqa: E402
+from training.engine.bases import scratch_config  # noqa: E402
+from training.engine.corpus import read_corpus  # noqa: E402
+from training.engine.data import make_blocks  # noqa: E402
+from training.engine.tokenization import load_tokenizer, train_bpe_tokenizer  # noqa: E402
+
+CORPORA = ROOT / "training" / "seed" / "corpora"
+SEED = 42
+WARMUP_STEPS = 2
+
+
+def corpus_file(workdir: Path) -> str:
+    """Both shipped sample corpora (Japanese and English) in one file."""
+    path = workdir / "corpus.txt"
+    texts = [p.read_text(encoding="utf-8") for p in sorted(CORPORA.glob("*.txt"))]
+    if not texts:  # no sample corpora yet: any text of the repository will do
+        texts = [p.read_text(encoding="utf-8") for p in sorted(ROOT.glob("**/*.md"))[:50]]
+    path.write_text("\n".join(texts), encoding="utf-8")
+    return str(path)
+
+
+def step_rate(times: list[float], tokens_per_step: int) -> tuple[float, float]:
+    """(tokens/s from the median step time, median step seconds), skipping warm-up steps."""
+    durations = [b - a for a, b in zip(times, times[1:])][WARMUP_STEPS - 1:]
+    median = statistics.median(durations)
+    return tokens_per_step / median, median
+
+
+def run_trainer(model, blocks, args, workdir: Path) -> dict:
+    from datasets import Dataset
+    from transformers import Trainer, TrainerCallback, TrainingArguments
+
+    times, losses = [], []
+
+    class Clock(TrainerCallback):
+        def on_step_begin(self, a, state, control, **kw):
+            if not times:
+                times.append(time.perf_counter())
+
+        def on_step_end(self, a, state, control, **kw):
+            times.append(time.perf_counter())
+
+        def on_log(self, a, state, control, logs=None, **kw):
+            if logs and "loss" in logs:
+                losses.append(float(logs["loss"]))
+
+    rows = blocks.train.tolist()
+    dataset = Dataset.from_dict({"input_ids": rows, "labels": rows})
+    training_args = TrainingArguments(output_dir=str(workdir / "trainer"), max_steps=args.steps, logging_steps=1,
+                                      per_device_train_batch_size=args.batch_size)
+    trainer = Trainer(model=model, args=training_args, train_dataset=dataset, callbacks=[Clock()])
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+        trainer.train()  # its per-step log lines and progress bar would bury the figures
+    rate, seconds = step_rate(times, args.batch_size * args.block_size)
+    return {"tokens_per_second": rate, "step_seconds": seconds, "losses": losses,
+            "threads": torch.get_num_threads()}
+
+
+def run_engine(config: TrainConfig, tokens_per_step: int) -> dict:
+    times, losses, threads = [], [], []
+
+    def on_progress(progress):
+        if progress.event == "start":
+            times.append(time.perf_counter())
+            threads.append(torch.get_num_threads())
+        if progress.event in ("step", "eval") and progress.step > len(losses):
+            times.append(time.perf_counter())
+            losses.append(progress.train_loss)
+
+    result = train(config, on_progress)
+    rate, seconds = step_rate(times[:-1], tokens_per_step)  # the last step's time includes its evaluation
+    return {"tokens_per_second": rate, "step_seconds": seconds, "losses": losses, "threads": threads[0],
+            "bf16": result.hyperparameters["bf16"]}
+
+
+def engine_config(args, workdir: Path, data_path: str, **base) -> TrainConfig:
+    # Matched to the Trainer's defaults: lr 5e-5, no warmup, no weight decay, clip at 1.0.
+    return TrainConfig(
+        data_path=data_path, output_dir=str(workdir / "engine"), block_size=args.block_size,
+        batch_size=args.batch_size, max_steps=args.steps, learning_rate=5e-5, warmup_ratio=0.0,
+        weight_decay=0.0, seed=SEED, eval_every_steps=args.steps, eval_max_blocks=8,
+        progress_every_seconds=0.0, checkpoint_every_seconds=1e9, sample_max_new_tokens=1,
+        num_threads=args.threads, **base,
+    )
+
+
+def compare(name: str, args, workdir: Path, data_path: str) -> dict:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    corpus = read_corpus(data_path, max_bytes=50 * 2**20)
+    if name == "gpt2":
+        tokenizer = load_tokenizer(gpt2_tokenizer_dir())
+        torch.manual_seed(SEED)
+        base_dir = workdir / "gpt2-base"
+        GPT2LMHeadModel(GPT2Config()).save_pretrained(str(base_dir))
+        tokenizer.save_pretrained(str(base_dir))
+        config = engine_config(args, workdir, data_path, base_kind="pretrained", base_source=str(base_dir))
+        make_model = lambda: GPT2LMHeadModel.from_pretrained(str(base_dir))  # noqa: E731
+    else:
+        # The engine would train this tokenizer itself; doing it first lets the Trainer use it too.
+        tokenizer_dir = workdir / "engine" / "tokenizer"
+        train_bpe_tokenizer(corpus.documents, str(tokenizer_dir), vocab_size=4000)
+        tokenizer = load_tokenizer(str(tokenizer_dir))
+        config = engine_config(args, workdir, data_path, base_kind="scratch", base_source=name)
+
+        def make_model():
+            torch.manual_seed(SEED)  # as the engine does before building the model
+            return GPT2LMHeadModel(scratch_config(name, vocab_size=len(tokenizer), block_size=args.block_size,
+                                                  eos_token_id=tokenizer.eos_token_id))
+    blocks = make_blocks(corpus, tokenizer, block_size=args.block_size, val_fraction=config.val_fraction, seed=SEED)
+    parameters = make_model().num_parameters()
+    trainer = run_trainer(make_model(), blocks, args, workdir)
+    gc.collect()
+    engine = run_engine(config, args.batch_size * args.block_size)
+    return {"name": name, "parameters": parameters, "trainer": trainer, "engine": engine}
+
+
+def contention(args, workdir: Path, data_path: str) -> list[tuple]:
+    """Tokens/s of the tiny preset with 1 or 2 threads, on an idle CPU and next to a busy process."""
+    rows = []
+    spin = [sys.executable, "-c", "while True: pass"]
+    for busy in (False, True):
+        spinner = subprocess.Popen(spin) if busy else None
+        try:
+            for threads in (1, 2, None):
+                out = workdir / f"contention-{busy}-{threads}"
+                config = TrainConfig(data_path=data_path, output_dir=str(out), base_source="tiny",
+                                     block_size=args.block_size, max_steps=30, eval_every_steps=30,
+                                     eval_max_blocks=8, progress_every_seconds=0.0, sample_max_new_tokens=1,
+                                     num_threads=threads)
+                measured = run_engine(config, 8 * args.block_size)
+                rows.append((busy, threads or f"auto={measured['threads']}", measured["tokens_per_second"]))
+                shutil.rmtree(out, ignore_errors=True)
+        finally:
+            if spinner:
+                spinner.kill()
+                spinner.wait()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--models", default="gpt2,tiny,small")
+    parser.add_argument("--block-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=None, help="engine threads (default: from free cores)")
+    parser.add_argument("--contention", action="store_true")
+    args = parser.parse_args()
+    transformers_logging.set_verbosity_error()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads by default, "
+          f"CPU capability {torch.backends.cpu.get_cpu_capability()}, load {os.getloadavg()[0]:.2f}")
+    with tempfile.TemporaryDirectory(prefix="llmschool-bench-") as tmp:
+        workdir = Path(tmp)
+        data_path = corpus_file(workdir)
+        results = []
+        for name in args.models.split(","):
+            started = time.time()
+            results.append(compare(name, args, workdir / name, data_path))
+            print(f"  {name}: done in {time.time() - started:.0f} s (load {os.getloadavg()[0]:.2f})", flush=True)
+            gc.collect()
+        print(f"\nbatch {args.batch_size} x block {args.block_size}, {args.steps} steps, median step after warm-up")
+        print(f"{'model':8} {'params':>8} {'Trainer tok/s':>14} {'engine tok/s':>13} {'ratio':>6}  threads  engine bf16")
+        for r in results:
+            t, e = r["trainer"], r["engine"]
+            print(f"{r['name']:8} {r['parameters'] / 1e6:7.1f}M {t['tokens_per_second']:14.0f} "
+                  f"{e['tokens_per_second']:13.0f} {e['tokens_per_second'] / t['tokens_per_second']:5.2f}x"
+                  f"  {t['threads']}/{e['threads']}      {e['bf16']}")
+        print("\nloss per step (Trainer | engine):")
+        for r in results:
+            pairs = " ".join(f"{a:.2f}|{b:.2f}" for a, b in zip(r["trainer"]["losses"], r["engine"]["losses"]))
+            print(f"  {r['name']:6} {pairs}")
+        if args.contention:
+            print("\ntiny preset, engine tokens/s by thread count (busy = another process spinning on one core):")
+            for busy, threads, rate in contention(args, workdir, data_path):
+                print(f"  {'busy' if busy else 'idle':4}  threads={threads!s:7} {rate:8.0f} tok/s")
+
+
+if __name__ == "__main__":
+    main()

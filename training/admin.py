@@ -11,7 +11,7 @@ from training.reasons import run_failure
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(admin.ModelAdmin):
-    list_display = ("short_code_column", "owner", "status", "base_label", "dataset", "progress_column", "attempt",
+    list_display = ("short_code_column", "owner", "status", "base_column", "dataset", "progress_column", "attempt",
                     "error_code", "is_demo", "created_at")
     list_filter = ("status", "base_model", ("owner", admin.RelatedOnlyFieldListFilter), "is_demo", "error_code")
     search_fields = ("code", "name", "owner__username", "owner__email", "dataset__name")
@@ -40,6 +40,10 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # runs are created by students through the site
+
+    @admin.display(description=_("base model"))
+    def base_column(self, run):
+        return run.base_label
 
     @admin.display(description=_("run"), ordering="code")
     def short_code_column(self, run):

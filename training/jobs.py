@@ -81,6 +81,7 @@ def _publish(run, attempt, result, reporter, zip_path: Path) -> str:
         metrics=metrics, samples=data.get("samples") or [], history=_downsample(history),
         step=int(data.get("steps") or reporter.last_step), total_steps=int(data.get("steps") or reporter.total_steps),
         val_loss=data.get("final_val_loss"), overfitting=bool(data.get("overfitting")), eta_seconds=None,
+        tokens_per_second=_average_speed(data),
         archive_size=zip_path.stat().st_size, log_lines=list(reporter.lines), active_slot=None, worker_pid=None,
         error_code="")
     if not published:
@@ -90,6 +91,11 @@ def _publish(run, attempt, result, reporter, zip_path: Path) -> str:
         return "superseded"
     _cleanup_after_publish(run, attempt)
     return "succeeded"
+
+
+def _average_speed(data: dict) -> float | None:
+    seconds = float(data.get("seconds") or 0)
+    return round(float(data.get("tokens_seen") or 0) / seconds, 1) if seconds > 0 else None
 
 
 def _cleanup_after_publish(run: TrainingRun, attempt: int) -> None:
@@ -228,7 +234,7 @@ class ProgressReporter:
         if progress.message:
             self.log(progress.message)
         self.fields.update(step=step, total_steps=self.total_steps)
-        if event in ("step", "eval", "checkpoint", "done"):
+        if event in ("step", "eval", "checkpoint"):
             self.fields.update(epoch=progress.epoch, learning_rate=progress.learning_rate,
                                tokens_per_second=progress.tokens_per_second, eta_seconds=progress.eta_seconds,
                                overfitting=bool(progress.overfitting))
@@ -238,6 +244,8 @@ class ProgressReporter:
             self.fields["val_loss"] = progress.val_loss
         if event == "checkpoint":
             self.fields["checkpoint_step"] = step
+        if event == "done":
+            self.fields["eta_seconds"] = 0.0
         if event in ("start", "eval", "checkpoint", "done") or time.monotonic() - self.last_write >= conf.progress_write_seconds():
             self.flush()
         return self.stop

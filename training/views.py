@@ -73,6 +73,7 @@ def dataset_detail(request, code):
         "error": dataset_error_message(dataset.error_code, dataset.error_params) if dataset.error_code else "",
         "runs": dataset.runs.filter(owner=request.user)[:10],
         "is_owner": dataset.owner_id == request.user.pk,
+        "many_duplicates": (dataset.report.get("duplicate_lines") or 0) > 0.05 * (dataset.report.get("lines") or 1),
     })
 
 
@@ -102,7 +103,8 @@ def _apply_errors(form, exc: ValidationError) -> None:
 def _estimate(form) -> dict:
     """Plan the run the form describes: estimate and budget, or the reason it is refused."""
     if not form.is_valid():
-        return {"errors": [e for errors in form.errors.values() for e in errors]}
+        return {"errors": [f"{form.fields[name].label}: {error}" if name in form.fields else error
+                           for name, errors in form.errors.items() for error in errors]}
     base_model, base_run = form.base_model_and_run()
     try:
         plan = services.run_plan(owner=form.user, dataset=form.cleaned_data["dataset"], base_model=base_model,

@@ -44,3 +44,13 @@ def test_bf16_stays_close_to_float32(model):
         low = causal_lm_loss(model, batch, low_precision=torch.bfloat16)
     assert low.dtype == torch.float32
     assert low.item() == pytest.approx(model(input_ids=batch, labels=batch).loss.item(), rel=2e-2)
+
+
+def test_the_fused_gelu_computes_gpt2s_activation(model):
+    batch = torch.randint(0, 300, (2, 16))
+    with torch.no_grad():
+        before = model(input_ids=batch).logits
+        assert fastloss.use_fused_gelu(model) == 2
+        after = model(input_ids=batch).logits
+    assert isinstance(model.transformer.h[0].mlp.act, fastloss.FusedTanhGELU)
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-5)

@@ -112,3 +112,20 @@ def test_it_warns_when_validation_loss_rises_while_training_loss_falls(make_conf
     # The export holds the best weights, not the overfitted last ones.
     last_val = [h["val_loss"] for h in result.history if h["val_loss"] is not None][-1]
     assert result.final_val_loss == result.best_val_loss < last_val
+
+
+def test_gradient_accumulation_equals_a_bigger_batch(make_config, monkeypatch, tmp_path):
+    """Without dropout, 2 x 2 accumulated blocks give the same updates as batches of 4."""
+    from training.engine import MODEL_PRESETS
+
+    from .conftest import TEST_ARCH
+
+    monkeypatch.setitem(MODEL_PRESETS, "nodrop", {**TEST_ARCH, "resid_pdrop": 0.0, "embd_pdrop": 0.0,
+                                                  "attn_pdrop": 0.0})
+    whole = train(make_config(output_dir=str(tmp_path / "a"), base_source="nodrop", batch_size=4, bf16=False))
+    accumulated = train(make_config(output_dir=str(tmp_path / "b"), base_source="nodrop", batch_size=2,
+                                    grad_accum=2, bf16=False))
+    assert accumulated.tokens_seen == whole.tokens_seen
+    assert accumulated.final_val_loss == pytest.approx(whole.final_val_loss, abs=1e-4)
+    halved = train(make_config(output_dir=str(tmp_path / "c"), base_source="nodrop", batch_size=2, bf16=False))
+    assert halved.final_val_loss != pytest.approx(whole.final_val_loss, abs=1e-4)

@@ -10,12 +10,33 @@ The result equals `model(input_ids, labels=input_ids).loss` and its gradients.
 import torch
 
 CHUNK_TOKENS = 256
+TANH_GELUS = ("gelu_new", "gelu_fast", "gelu_pytorch_tanh")
+
+
+class FusedTanhGELU(torch.nn.Module):
+    """GPT-2's activation (tanh approximation of GELU) as one kernel instead of eight operations."""
+
+    def forward(self, x):
+        return torch.nn.functional.gelu(x, approximate="tanh")
+
+
+def use_fused_gelu(model) -> int:
+    """Swap GPT-2's Python-level GELU for the fused kernel (same function; weights and config untouched)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if getattr(base.config, "activation_function", None) not in TANH_GELUS:
+        return 0
+    swapped = 0
+    for block in base.transformer.h:
+        block.mlp.act = FusedTanhGELU()
+        swapped += 1
+    return swapped
 
 
 def causal_lm_loss(model, input_ids: torch.Tensor, *, low_precision: torch.dtype | None = None) -> torch.Tensor:
     """Mean next-token cross-entropy of a GPT-2 (plain or wrapped by peft) on `input_ids`."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    hidden = base.transformer(input_ids=input_ids).last_hidden_state[:, :-1]
+    # use_cache=False: otherwise GPT-2 builds a key/value cache during training, for nothing.
+    hidden = base.transformer(input_ids=input_ids, use_cache=False).last_hidden_state[:, :-1]
     hidden = hidden.reshape(-1, hidden.shape[-1])
     targets = input_ids[:, 1:].reshape(-1)
     weight = base.lm_head.weight

@@ -16,7 +16,7 @@ from .corpus import read_corpus, text_figures
 from .data import make_blocks
 from .errors import EngineError, OutOfMemory, TrainingCancelled
 from .export import export_model, model_card
-from .fastloss import causal_lm_loss
+from .fastloss import causal_lm_loss, use_fused_gelu
 from .runtime import choose_num_threads, pick_device, reuse_freed_memory, use_bf16
 from .sampling import SamplingSettings, sample_text
 from .tokenization import load_tokenizer, train_bpe_tokenizer
@@ -113,6 +113,7 @@ class _Run:
             self.log(f"Data: {self.data['tokens']} tokens, {self.data['train_blocks']} training and "
                      f"{self.data['val_blocks']} validation blocks of {self.config.block_size}.")
             model.loss_type = "ForCausalLM"  # GPT-2's loss; saying so avoids a warning on every run
+            use_fused_gelu(model)
             model.to(self.device)
             baseline = self.evaluate_base(model, tokenizer)
             model = self.wrap_lora(model)

@@ -115,6 +115,27 @@ def test_compare_with_another_students_runs_is_404(client, world):
     assert b"alice" not in response.content.lower()
 
 
+def lab_api_routes():
+    return [route for route in site_routes() if route.route.startswith("lab/api/")]
+
+
+@pytest.mark.parametrize("route", lab_api_routes(), ids=lambda r: r.name)
+def test_the_lab_will_not_open_another_students_model(client, world, route):
+    """The lab names models in the query string (?model=<code>), so the URLconf scan above misses it."""
+    client.force_login(world.bob)
+    for what, code in world.owned_codes().items():
+        response = client.get(build_path(route, {}), {"model": str(code), "text": "hello", "prompt": "hello"})
+        # 404, or an answer about Bob's own models (the APIs that take no model ignore the parameter).
+        if response.status_code != 200:
+            assert response.status_code == 404, f"{route.route}?model=<{what}>: {response.status_code}"
+            assert response.json()["error"]["code"] == "not_found"
+        assert not any(marker in response.content for marker in SECRET_MARKERS)
+        assert not any(str(c).encode() in response.content for c in world.owned_codes().values())
+    client.force_login(world.alice)
+    response = client.get(build_path(route, {}), {"model": str(world.run_succeeded.code), "text": "hi", "prompt": "hi"})
+    assert response.status_code != 404 or response.json()["error"]["code"] != "not_found"
+
+
 def test_an_instructor_may_download_any_archive(client, world):
     from tests.conftest import make_user
 

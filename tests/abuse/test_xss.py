@@ -136,10 +136,12 @@ def crawl(client, paths, method="get", data=None) -> dict[str, str]:
     bodies = {}
     for path in paths:
         response = getattr(client, method)(path, data) if data else getattr(client, method)(path)
-        if response.status_code >= 500:
-            raise AssertionError(f"{path}: {response.status_code}")
+        if response.status_code >= 500 and not (response.get("Content-Type", "").startswith("application/json")
+                                                and b'"error"' in response.content):
+            raise AssertionError(f"{path}: {response.status_code}")  # (the lab answers a broken model with JSON)
         content = b"".join(response.streaming_content) if response.streaming else response.content
-        bodies[path] = content.decode("utf-8", "replace")
+        kind = "json" if response.get("Content-Type", "").startswith("application/json") else "html"
+        bodies[path] = (kind, content.decode("utf-8", "replace"))
     return bodies
 
 
@@ -156,10 +158,12 @@ def test_every_text_field_is_rendered_escaped_everywhere(poisoned):
                                                          "top_p": 1, "max_new_tokens": 5}))
     p["payloads"][999] = "playground prompt"
 
-    raw = {path: RAW.findall(body)[:3] for path, body in bodies.items() if RAW.search(body)}
+    # JSON is data, not markup (served as application/json with nosniff); the scripts that
+    # show it never parse it as HTML (test_scripts_never_parse_data_as_html).
+    raw = {path: RAW.findall(body)[:3] for path, (kind, body) in bodies.items() if kind == "html" and RAW.search(body)}
     assert raw == {}, "unescaped HTML from a text field"
     shown_nowhere = [field for number, field in p["payloads"].items() if field not in SHOWN_NOWHERE_OK
-                     and not any(re.search(rf"xss-{number}(?!\d)", body) for body in bodies.values())]
+                     and not any(re.search(rf"xss-{number}(?!\d)", body) for _kind, body in bodies.values())]
     assert shown_nowhere == [], "fields the crawl never saw rendered (add the page to the crawl)"
 
 
@@ -173,3 +177,14 @@ def test_lesson_markdown_keeps_only_safe_markup(poisoned):
     for tag in re.findall(r"<div [^>]*lab-embed[^>]*>", html):
         attributes = set(re.findall(r"\s([a-z-]+)=", tag))
         assert attributes <= {"class", "data-lab", "data-text", "data-prompt"}, tag
+
+
+def test_scripts_never_parse_data_as_html():
+    """The site's own scripts build the DOM from API data with textContent and elements only."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "static" / "js"
+    sinks = re.compile(r"\.innerHTML\s*=|\.outerHTML\s*=|insertAdjacentHTML|document\.write|\beval\(|new Function\(")
+    found = {str(path.relative_to(root)): sinks.findall(path.read_text()) for path in root.rglob("*.js")
+             if "vendor" not in path.parts and sinks.search(path.read_text())}
+    assert found == {}

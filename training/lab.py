@@ -277,8 +277,8 @@ def attention_view(run: TrainingRun, text: str, *, max_tokens: int = DEFAULT_ATT
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     result = attention_weights(model_dir, text, max_tokens=limit)
     shown = ids[:len(result["tokens"])] if ids else []
-    labels = [_token_piece(tokenizer, token_id) for token_id in shown] or [{"text": t, "bytes": "", "partial": False}
-                                                                         for t in result["tokens"]]
+    labels = _attention_labels(model_dir, tokenizer, text, shown) or [
+        {"text": t, "bytes": "", "partial": False} for t in result["tokens"]]
     layers = result["layers"]
     return {
         "model": str(run.code),
@@ -290,6 +290,15 @@ def attention_view(run: TrainingRun, text: str, *, max_tokens: int = DEFAULT_ATT
         "truncated": len(ids) > len(result["tokens"]),
         "max_tokens": limit,
     }
+
+
+def _attention_labels(model_dir: str, tokenizer, text: str, ids: list[int]) -> list[dict]:
+    """Row and column labels: the characters each token touches (a half character shows the
+    whole character, marked partial), as in the tokenizer explorer."""
+    rows = token_rows(model_dir, text)[:len(ids)]
+    if [row["id"] for row in rows] != ids:  # not the same split (should not happen): label by token alone
+        return [_token_piece(tokenizer, token_id) for token_id in ids]
+    return [{"text": row["text"], "bytes": row["bytes"], "partial": row["partial"]} for row in rows]
 
 
 # -- my run's loss ---------------------------------------------------------------------

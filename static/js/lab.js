@@ -61,11 +61,13 @@
 
   // Spaces and line breaks would be invisible inside a token box.
   function visible(text) {
-    return text === "" ? "∅" : text.replace(/ /g, "␣").replace(/\n/g, "↵").replace(/\t/g, "⇥");
+    return text === "" ? "∅" : text.replace(/[ \u3000]/g, "␣").replace(/\n/g, "↵").replace(/\t/g, "⇥");
   }
 
+  // A token holding part of a character shows that character when known, else its bytes.
   function tokenLabel(token) {
-    return token.partial ? "‹" + token.bytes + "›" : visible(token.text);
+    if (token.partial) return token.text ? token.text : "‹" + token.bytes + "›";
+    return visible(token.text);
   }
 
   class ApiError extends Error {
@@ -175,7 +177,7 @@
 
   function tokenizerColumn(side, heading) {
     const column = el("div", { class: "lab-tok-column" },
-      el("h3", {}, heading),
+      el("p", { class: "lab-tok-title" }, heading),
       el("p", { class: "muted lab-small" }, t("tok_vocab", { vocab: number(side.vocab_size, 0) })),
       el("p", { class: "lab-tok-count" }, el("strong", {}, t("tok_count", { count: number(side.count, 0) }))),
       el("p", { class: "muted lab-small" }, t("tok_ratio", { tpc: number(side.tokens_per_char), cpt: number(side.chars_per_token) })));
@@ -242,8 +244,10 @@
       else if (optional) withoutModel();
       else root.append(noModelMessage());
     }).catch((error) => {
+      // Keep the widget's title; replace its controls with the reason (log in, error).
       const target = el("div", { class: "lab-status" });
-      root.replaceChildren(target);
+      const title = root.querySelector(".lab-widget-title");
+      root.replaceChildren(...(title ? [title, target] : [target]));
       showError(target, error);
     });
   }
@@ -275,9 +279,8 @@
     const status = el("div", { class: "lab-status" });
     root.append(bar, prompt, controls,
       el("div", { class: "lab-text-wrap" }, el("span", { class: "lab-label" }, T.nt_text), textBox),
-      status, el("h3", { class: "lab-subtitle" }, T.nt_candidates), list,
-      el("div", { class: "lab-actions" }, sample, undo, reset), info,
-      root.classList.contains("lab-full") ? el("p", { class: "muted lab-small" }, T.nt_help) : null);
+      status, el("p", { class: "lab-subtitle" }, T.nt_candidates), list,
+      el("div", { class: "lab-actions" }, sample, undo, reset), info, el("p", { class: "muted lab-small" }, T.nt_help));
     const request = latestOnly();
     let picker = null;
     let picks = [];
@@ -380,9 +383,12 @@
     const grid = el("div", { class: "lab-heatmap", role: "table" });
     grid.style.gridTemplateColumns = "max-content repeat(" + n + ", " + cell + "px)";
     grid.append(el("span", { class: "lab-hm-corner", role: "presentation" }));
-    labels.forEach((label) => grid.append(el("span", { class: "lab-hm-col", role: "columnheader" }, label)));
+    const labelClass = (i) => (tokens[i].partial ? " partial" : "");
+    const labelTitle = (i) => (tokens[i].partial ? T.tok_partial_title + " · " + tokens[i].bytes : null);
+    labels.forEach((label, j) => grid.append(el("span", { class: "lab-hm-col" + labelClass(j), role: "columnheader",
+      title: labelTitle(j) }, label)));
     matrix.forEach((row, i) => {
-      grid.append(el("span", { class: "lab-hm-row", role: "rowheader" }, labels[i]));
+      grid.append(el("span", { class: "lab-hm-row" + labelClass(i), role: "rowheader", title: labelTitle(i) }, labels[i]));
       row.forEach((weight, j) => {
         const masked = j > i;
         const box = el("span", { class: "lab-hm-cell" + (masked ? " masked" : ""), role: "cell",
@@ -517,12 +523,13 @@
 
   function runLossWidget(root) {
     const status = el("div", { class: "lab-status" });
-    root.append(status);
+    const body = el("div", { class: "lab-loss-body" }, status);
+    root.append(body);
     busy(root, true);
     const params = root.dataset.run ? { run: root.dataset.run } : {};
     api(URLS.my_run_loss, params).then((data) => {
       if (!data.run) {
-        root.replaceChildren(el("p", { class: "lab-notice" }, T.loss_none + " ",
+        body.replaceChildren(el("p", { class: "lab-notice" }, T.loss_none + " ",
           el("a", { class: "btn btn-small btn-primary", href: URLS.new_run }, T.train_quick)));
         return;
       }
@@ -543,7 +550,7 @@
       if (data.observation) {
         parts.push(el("p", { class: "lab-observation lab-observation-" + data.observation.code, role: "note" }, data.observation.text));
       }
-      root.replaceChildren(...parts);
+      body.replaceChildren(...parts);
     }).catch((error) => showError(status, error)).finally(() => busy(root, false));
   }
 

@@ -34,13 +34,16 @@ def test_token_labels_join_back_to_the_text(ask):
     assert "".join(t["text"] for t in data["tokens"]) == "the cat sat"
 
 
-def test_japanese_labels_show_bytes_for_partial_tokens(ask):
-    data = ask(text="猫が座った")
-    assert data["tokens"]
+def test_japanese_labels_show_the_character_a_partial_token_belongs_to(ask):
+    text = "猫がマットの上に座った"
+    data = ask(text=text)
+    partial = [t for t in data["tokens"] if t["partial"]]
+    assert partial, "the tiny vocabulary should split some characters"
     for token in data["tokens"]:
-        assert token["partial"] or token["text"]
-        if token["partial"]:
-            assert token["bytes"]
+        assert token["text"] and token["text"] in text
+        assert bytes.fromhex(token["bytes"]) in token["text"].encode("utf-8")
+    for token in partial:
+        assert len(token["text"]) == 1 and len(bytes.fromhex(token["bytes"])) < 3
 
 
 def test_tokens_are_capped(ask):

@@ -143,6 +143,7 @@ def test_two_concurrent_submits_make_exactly_one_run(transactional_db, alice, co
     assert len(training_queue_ids(redis_conn)) == 1
 
 
+@pytest.mark.slow
 def test_redis_down_at_submit_keeps_the_run_and_the_reconciler_enqueues_it(transactional_db, alice, corpus,
                                                                           redis_conn, monkeypatch):
     import redis

@@ -1,0 +1,149 @@
+"""The job, its RQ hooks and the worker class, driven in this process (the worker tests run
+the same code in real worker processes, where coverage does not see it)."""
+import os
+import shutil
+import signal
+import threading
+
+import pytest
+from rq import Queue
+from rq.job import Job
+
+from tests.conftest import wait_for
+from training import jobs, lifecycle, services
+from training.models import TrainingRun
+from training.queueing import QUEUE_NAME
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def never_kill_the_test_process(settings):
+    # The heartbeat thread kills a horse that ignores a cancel; here the "horse" is pytest.
+    settings.TRAINING_CANCEL_GRACE_SECONDS = 3600
+
+
+def new_run(alice, corpus, base, **extra):
+    return services.training_run_create(owner=alice, dataset=corpus, base_model=base, extra={"max_steps": 12, **extra})
+
+
+def test_run_training_publishes_once(alice, corpus, bases, fast_runs, redis_conn):
+    run = new_run(alice, corpus, bases["tiny"])
+    assert jobs.run_training(run.pk, 1) == "succeeded"
+    run.refresh_from_db()
+    assert (run.status, run.published_attempt, run.step, run.active_slot) == ("succeeded", 1, 12, None)
+    assert run.archive_path.is_file() and run.archive_size == run.archive_path.stat().st_size
+    assert (run.export_dir / "config.json").is_file() and not (run.attempt_dir(1) / "checkpoints").exists()
+    assert run.history and run.history[-1]["step"] == 12 and run.metrics["steps"] == 12
+    assert run.tokens_per_second and any("Done" in line for line in run.log_lines)
+    # A replay of the same job finds nothing to claim and changes nothing.
+    before = TrainingRun.objects.filter(pk=run.pk).values().get()
+    assert jobs.run_training(run.pk, 1) == "stale"
+    assert TrainingRun.objects.filter(pk=run.pk).values().get() == before
+
+
+def test_cancel_while_training_in_process(alice, corpus, bases, fast_runs, redis_conn):
+    run = new_run(alice, corpus, bases["tiny"], max_steps=5000)
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.update(result=jobs.run_training(run.pk, 1)))
+    thread.start()
+    try:
+        wait_for(lambda: TrainingRun.objects.get(pk=run.pk).step > 0, timeout=60, message="training steps")
+        assert services.training_run_cancel(run=run)
+    finally:
+        thread.join(60)
+    run.refresh_from_db()
+    assert outcome["result"] == "cancelled" and run.status == "cancelled" and run.step < 5000
+
+
+def test_failures_are_recorded_with_a_reason(alice, corpus, bases, local_base, local_base_dir, fast_runs, redis_conn,
+                                             tmp_path):
+    # The base model's directory vanished before the run started.
+    copy = tmp_path / "gone-base"
+    shutil.copytree(local_base_dir, copy)
+    local_base.source = str(copy)
+    local_base.save()
+    run = new_run(alice, corpus, local_base)
+    shutil.rmtree(copy)
+    assert jobs.run_training(run.pk, 1) == "base_missing"
+    run.refresh_from_db()
+    assert (run.status, run.error_code) == ("failed", "base_missing") and "BaseModelMissing" in run.error_detail
+    # The dataset file vanished.
+    run = new_run(alice, corpus, bases["tiny"])
+    os.unlink(corpus.path)
+    assert jobs.run_training(run.pk, 1) == "dataset_missing"
+    assert TrainingRun.objects.get(pk=run.pk).error_code == "dataset_missing"
+
+
+def enqueued_job(run, redis_conn) -> Job:
+    return Job.fetch(run.job_id, connection=redis_conn)
+
+
+def test_rq_hooks(alice, corpus, bases, redis_conn):
+    from rq.exceptions import AbandonedJobError
+    from rq.timeouts import JobTimeoutException
+
+    run = new_run(alice, corpus, bases["tiny"])
+    job = enqueued_job(run, redis_conn)
+    assert job.failure_callback is jobs.on_job_failure and job.stopped_callback is jobs.on_job_stopped
+    lifecycle.run_claim(run_id=run.pk, attempt=1, pid=123)
+    # An abandoned job (its worker died) is retried as attempt 2 ...
+    jobs.on_job_failure(job, redis_conn, AbandonedJobError, AbandonedJobError("gone"), None)
+    run.refresh_from_db()
+    assert (run.status, run.attempt) == ("queued", 2)
+    assert Queue(QUEUE_NAME, connection=redis_conn).job_ids[-1] == f"run-{run.pk}-2"
+    # ... and the late hook of attempt 1 changes nothing any more.
+    jobs.on_job_failure(job, redis_conn, JobTimeoutException, JobTimeoutException("late"), None)
+    assert TrainingRun.objects.get(pk=run.pk).status == "queued"
+    job2 = enqueued_job(run, redis_conn)
+    lifecycle.run_claim(run_id=run.pk, attempt=2, pid=123)
+    jobs.on_job_failure(job2, redis_conn, JobTimeoutException, JobTimeoutException("too long"), None)
+    run.refresh_from_db()
+    assert (run.status, run.error_code) == ("failed", "timeout")
+
+    stopped = new_run(alice, corpus, bases["tiny"])
+    lifecycle.run_claim(run_id=stopped.pk, attempt=1, pid=123)
+    jobs.on_job_stopped(enqueued_job(stopped, redis_conn), redis_conn)
+    assert TrainingRun.objects.get(pk=stopped.pk).status == "cancelled"
+
+
+def test_training_worker_reconciles_and_handles_a_killed_horse(alice, corpus, bases, redis_conn, settings):
+    from training.worker import TrainingWorker
+
+    settings.TRAINING_RECONCILE_INTERVAL_SECONDS = 5
+    run = new_run(alice, corpus, bases["tiny"])
+    worker = TrainingWorker([Queue(QUEUE_NAME, connection=redis_conn)], connection=redis_conn)
+    assert worker.dequeue_timeout <= 5 and worker.maintenance_interval == 5
+    assert worker.reconcile_due and worker.should_run_maintenance_tasks
+    worker.run_maintenance_tasks()
+    assert not worker.reconcile_due
+    # The horse of attempt 1 dies by SIGKILL (the OOM killer, say): attempt 2 is queued.
+    lifecycle.run_claim(run_id=run.pk, attempt=1, pid=123)
+    job = enqueued_job(run, redis_conn)
+    worker.handle_work_horse_killed(job, 123, signal.SIGKILL, None)
+    run.refresh_from_db()
+    assert (run.status, run.attempt) == ("queued", 2) and "died by signal 9" in run.error_detail
+    # A horse killed after the job's timeout is a timeout, not a lost worker.
+    job = enqueued_job(run, redis_conn)
+    lifecycle.run_claim(run_id=run.pk, attempt=2, pid=123)
+    job.timeout = 1
+    from rq.utils import now
+
+    job.started_at = now().replace(year=2000)
+    assert jobs.on_work_horse_killed(job, 123, signal.SIGKILL, None) == "failed"
+    assert TrainingRun.objects.get(pk=run.pk).error_code == "timeout"
+
+
+def test_reconcile_runs_command(alice, corpus, bases, redis_conn):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("reconcile_runs", stdout=out)
+    assert "consistent" in out.getvalue()
+    run = new_run(alice, corpus, bases["tiny"])
+    Job.fetch(run.job_id, connection=redis_conn).delete()
+    TrainingRun.objects.filter(pk=run.pk).update(created_at=run.created_at.replace(year=2000))
+    call_command("reconcile_runs", stdout=out)
+    assert "enqueued: 1" in out.getvalue()

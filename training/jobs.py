@@ -7,6 +7,7 @@ fenced by `attempt`, so a stale replay or an orphaned horse changes nothing.
 
 The engine is imported inside the functions: importing this module never loads torch.
 """
+import errno
 import logging
 import os
 import shutil
@@ -14,6 +15,7 @@ import signal
 import threading
 import time
 import traceback
+import types
 from collections import deque
 from pathlib import Path
 
@@ -139,6 +141,8 @@ def failure_code(exc: BaseException) -> str:
         return "out_of_memory"
     if isinstance(exc, JobTimeoutException):
         return "timeout"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "disk_full"
     if isinstance(exc, FileNotFoundError) and "dataset" in str(exc).lower():
         return "dataset_missing"
     if isinstance(exc, engine.EngineError) and getattr(exc, "code", "") in ("diverged", "invalid_config"):
@@ -354,6 +358,8 @@ def on_job_failure(job, connection, exc_type, exc_value, tb) -> None:
     if ids is None:
         return
     run_id, attempt = ids
+    if tb is not None and not isinstance(tb, types.TracebackType):
+        tb = None  # RQ's abandoned-job cleanup passes a StackSummary, which format_exception cannot take
     detail = "".join(traceback.format_exception(exc_type, exc_value, tb)) if exc_type else ""
     if exc_type is not None and issubclass(exc_type, AbandonedJobError):
         lifecycle.run_retry_or_fail(run_id=run_id, attempt=attempt, reason="worker_lost", detail=detail)

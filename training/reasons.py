@@ -46,6 +46,11 @@ RUN_FAILURES = {
         _("The base model cannot train with these settings (for example a block size larger than the model "
           "allows). Start a new run with the preset values."),
     ),
+    "disk_full": (
+        _("The server's disk is full"),
+        _("The training could not save its progress because the server ran out of disk space. This is not "
+          "your fault: tell an instructor, who can free space and restart the run from its last checkpoint."),
+    ),
     "internal": (
         _("Something went wrong on our side"),
         _("This is not your fault. Try again later; an instructor can see the technical details."),

@@ -33,10 +33,14 @@ def _write_dir(target: str, write) -> None:
     tmp = f"{target}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
-    write(tmp)
-    for name in os.listdir(tmp):
-        with open(os.path.join(tmp, name), "rb") as f:
-            os.fsync(f.fileno())
+    try:
+        write(tmp)
+        for name in os.listdir(tmp):
+            with open(os.path.join(tmp, name), "rb") as f:
+                os.fsync(f.fileno())
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a half-written checkpoint only takes space (e.g. on a full disk)
+        raise
     old = f"{target}.old"
     if os.path.exists(target):
         shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,169 @@
+"""Fixtures for fault tests: real Redis (the suite's, or a private one a test may restart),
+real worker processes (tests.reliability.faultworker.FaultWorker: the training worker with
+faults switched on by environment), real tiny training."""
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from tests.conftest import make_user, wait_for
+from tests.training.conftest import FAST, make_text
+
+FAULT_WORKER = ("--worker-class", "tests.reliability.faultworker.FaultWorker")
+
+
+@pytest.fixture(autouse=True)
+def private_dirs(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MODELS_DIR = tmp_path / "models"
+    settings.MEDIA_ROOT.mkdir()
+    settings.MODELS_DIR.mkdir()
+    settings.TRAINING_EXTRA_HYPERPARAMETERS = dict(FAST)
+    return settings
+
+
+@pytest.fixture
+def student(db):
+    return make_user("ken", preferred_language="en")
+
+
+@pytest.fixture
+def tiny(db):
+    from training.models import BaseModel
+
+    return BaseModel.objects.create(key="tiny", name="Tiny GPT", kind=BaseModel.SCRATCH, source="tiny",
+                                    max_block_size=256)
+
+
+@pytest.fixture
+def corpus(student, tiny):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from training.services import dataset_create
+
+    return dataset_create(owner=student, uploaded_file=SimpleUploadedFile("c.txt", make_text(240).encode()))
+
+
+def queue_run(student, tiny, corpus, **extra):
+    from training.services import training_run_create
+
+    return training_run_create(owner=student, dataset=corpus, base_model=tiny,
+                               extra={"max_steps": 40, "checkpoint_every_steps": 5, **extra})
+
+
+@pytest.fixture
+def fault_worker(start_worker, tmp_path, monkeypatch):
+    """fault_worker(checkpoint="slow:5", at=2, settings={...}) starts a FaultWorker; markers land in .fault_dir."""
+    fault_dir = tmp_path / "faults"
+    fault_dir.mkdir()
+
+    def start(*, checkpoint="", at=0, settings=None, redis_url=None):
+        monkeypatch.setenv("FAULT_DIR", str(fault_dir))
+        monkeypatch.setenv("FAULT_CHECKPOINT", checkpoint)
+        monkeypatch.setenv("FAULT_CHECKPOINT_AT", str(at))
+        monkeypatch.setenv("FAULT_SETTINGS", json.dumps(settings or {}))
+        if redis_url:
+            monkeypatch.setattr("django.conf.settings.REDIS_URL", redis_url)
+        return start_worker("training", extra_args=FAULT_WORKER)
+
+    start.fault_dir = fault_dir
+    return start
+
+
+def fresh(run):
+    run.refresh_from_db()
+    return run
+
+
+def wait_status(run, statuses, timeout=120.0, worker=None):
+    def done():
+        return fresh(run).status in statuses
+
+    try:
+        wait_for(done, timeout=timeout, interval=0.2, message=f"run {run.pk} to reach {statuses} (is {run.status})")
+    except AssertionError:
+        if worker is not None:
+            print(worker.output()[-4000:])
+        raise
+    return run
+
+
+def assert_finished_cleanly(run):
+    """The invariants every fault test ends with: a final state with its reason, no quota slot
+    held, at most one archive, and a published archive that is a complete model."""
+    import zipfile
+
+    run = fresh(run)
+    assert run.status in ("succeeded", "failed", "cancelled")
+    assert run.active_slot is None and run.worker_pid is None
+    if run.status == "failed":
+        assert run.error_code
+    archives = sorted(run.run_dir.rglob("*.zip")) if run.run_dir.exists() else []
+    if run.status == "succeeded":
+        assert archives == [run.archive_path]
+        with zipfile.ZipFile(run.archive_path) as archive:
+            assert archive.testzip() is None
+            assert {"config.json", "model.safetensors"} <= set(archive.namelist())
+    else:
+        assert archives == []
+    return run
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead for our purposes
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def kill_quietly(pid, sig=signal.SIGKILL):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def wait_file(path, timeout=90.0):
+    wait_for(path.exists, timeout=timeout, interval=0.1, message=f"{path.name}")
+    time.sleep(0.05)
+    return path.read_text()
+
+
+@pytest.fixture
+def private_redis(tmp_path, monkeypatch):
+    """A redis-server of this test's own (append-only file on), which it may stop and restart.
+    The test process's training queue and reconciler use it; pass `.url` to the worker."""
+    import redis
+
+    from llmschool import devservices
+    from training import queueing, reconciler
+
+    class PrivateRedis:
+        directory = tmp_path / "private-redis"
+
+        def start(self):
+            self.process, self.url = devservices.start_embedded_redis(self.directory)
+            return self
+
+        def stop(self):
+            devservices.stop([self.process])
+
+        def restart(self):
+            self.stop()
+            return self.start()
+
+        def connection(self):
+            return redis.Redis.from_url(self.url)
+
+    server = PrivateRedis().start()
+    monkeypatch.setattr(queueing, "redis_connection", lambda: redis.Redis.from_url(server.url))
+    monkeypatch.setattr(reconciler, "redis_connection", lambda: redis.Redis.from_url(server.url))
+    yield server
+    server.stop()

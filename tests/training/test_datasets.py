@@ -126,3 +126,24 @@ def test_seed_training_is_idempotent(db, settings, tmp_path, monkeypatch):
     assert BaseModel.objects.get(key="tiny").name == "Edited"
     sample.refresh_from_db()
     assert Path(sample.file.path).exists() and sample.report["tokens"] > 0
+
+
+def test_instructors_publish_samples_in_the_admin(client, carol, bases, settings):
+    client.force_login(carol)
+    response = client.post(reverse("admin:training_dataset_add"), {
+        "name": "Sample", "description": "", "language": "en", "file": upload("../sample.txt"), "owner": "",
+        "is_sample": "on", "published": "on"})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    dataset = Dataset.objects.get()
+    assert dataset.is_sample and dataset.published and dataset.report["tokens"] > 0
+    assert Path(dataset.file.path).resolve().is_relative_to(Path(settings.MEDIA_ROOT).resolve() / "datasets")
+    assert "sample" not in Path(dataset.file.path).name
+
+
+def test_dashboard_panel_lists_the_latest_runs(alice_client, alice, corpus):
+    from training.models import TrainingRun
+
+    TrainingRun.objects.create(owner=alice, dataset=corpus, name="my-first-run", status="running", step=5,
+                               total_steps=10)
+    page = alice_client.get(reverse("dashboard")).content.decode()
+    assert "my-first-run" in page and "50%" in page

@@ -377,21 +377,22 @@
     }));
   }
 
-  function heatmap(tokens, matrix, cell) {
+  function heatmap(tokens, matrix, cell, caption) {
     const n = tokens.length;
     const labels = tokens.map(tokenLabel);
-    const grid = el("div", { class: "lab-heatmap", role: "table" });
+    // One picture for assistive technology; each cell's title carries its weight on hover.
+    const grid = el("div", { class: "lab-heatmap", role: "img", "aria-label": caption });
     grid.style.gridTemplateColumns = "max-content repeat(" + n + ", " + cell + "px)";
-    grid.append(el("span", { class: "lab-hm-corner", role: "presentation" }));
+    grid.append(el("span", { class: "lab-hm-corner" }));
     const labelClass = (i) => (tokens[i].partial ? " partial" : "");
     const labelTitle = (i) => (tokens[i].partial ? T.tok_partial_title + " · " + tokens[i].bytes : null);
-    labels.forEach((label, j) => grid.append(el("span", { class: "lab-hm-col" + labelClass(j), role: "columnheader",
+    labels.forEach((label, j) => grid.append(el("span", { class: "lab-hm-col" + labelClass(j),
       title: labelTitle(j) }, label)));
     matrix.forEach((row, i) => {
-      grid.append(el("span", { class: "lab-hm-row" + labelClass(i), role: "rowheader", title: labelTitle(i) }, labels[i]));
+      grid.append(el("span", { class: "lab-hm-row" + labelClass(i), title: labelTitle(i) }, labels[i]));
       row.forEach((weight, j) => {
         const masked = j > i;
-        const box = el("span", { class: "lab-hm-cell" + (masked ? " masked" : ""), role: "cell",
+        const box = el("span", { class: "lab-hm-cell" + (masked ? " masked" : ""),
           title: masked ? T.att_mask : t("att_cell", { from: labels[i], to: labels[j], w: number(weight, 3) }) });
         box.style.height = cell + "px";
         if (!masked) box.style.background = heat(weight);
@@ -410,7 +411,7 @@
     const controls = el("div", { class: "lab-controls" },
       el("label", { class: "lab-control" }, el("span", {}, T.att_layer), layer),
       el("label", { class: "lab-control" }, el("span", {}, T.att_head), head));
-    const thumbs = el("div", { class: "lab-thumbs", "aria-label": T.att_heads });
+    const thumbs = el("div", { class: "lab-thumbs", role: "group", "aria-label": T.att_heads });
     const map = el("div", { class: "lab-heatmap-wrap" });
     const legend = el("p", { class: "lab-legend muted lab-small" },
       el("span", { class: "lab-swatch lab-swatch-scale" }), " 0 → 1 " + T.att_scale + " ",
@@ -442,7 +443,8 @@
       const n = data.tokens.length;
       const width = map.clientWidth || root.clientWidth || 600;
       const cell = Math.max(14, Math.min(34, Math.floor((width - 120) / Math.max(1, n))));
-      map.replaceChildren(heatmap(data.tokens, data.layers[l][h], cell));
+      const caption = T.att_title + ": " + T.att_layer + " " + (l + 1) + ", " + T.att_head + " " + (h + 1);
+      map.replaceChildren(heatmap(data.tokens, data.layers[l][h], cell, caption));
       note.textContent = data.truncated ? t("att_truncated", { n }) : "";
     }
 

@@ -1,0 +1,88 @@
+"""The lab in headless Chromium: every explorer hydrates on /lab/ and inside a lesson, in
+Japanese and English, with a student's own model; picks step the text on."""
+import pytest
+
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def student(transactional_db, make_lab_run):
+    from tests.conftest import make_user
+
+    user = make_user("hanako")
+    run = make_lab_run(user, name="hanako-model", history=[
+        {"step": s, "train_loss": t, "val_loss": v}
+        for s, t, v in [(10, 4.0, 4.1), (20, 3.0, 3.2), (30, 2.4, 2.8), (40, 2.0, 2.9), (50, 1.6, 3.1)]])
+    return user, run
+
+
+def log_in(page, live_server, username):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/dashboard/")
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_every_explorer_works_on_the_lab_page(page, live_server, student, language):
+    user, run = student
+    user.preferred_language = language
+    user.save()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, live_server, user.username)
+    page.goto(f"{live_server.url}/lab/")
+    assert page.locator("#lab-model").input_value() == str(run.code)
+    # Tokenizer: GPT-2 and the run's own tokenizer side by side.
+    page.wait_for_selector(".lab-tokenizer .lab-tok-column:nth-child(2) .lab-token")
+    assert page.locator(".lab-tokenizer .lab-tok-column").count() == 2
+    assert "hanako-model" in page.inner_text(".lab-tokenizer")
+    # Next token: picking appends to the text.
+    page.wait_for_selector(".lab-next-token .lab-pick")
+    before = page.inner_text(".lab-next-token .lab-text")
+    with page.expect_response(lambda r: "/lab/api/next-token" in r.url and "ids=" in r.url):
+        page.locator(".lab-next-token .lab-pick").first.click()
+    page.wait_for_function("document.querySelector('.lab-next-token .lab-text-picked').textContent.length > 0")
+    assert page.inner_text(".lab-next-token .lab-text") != before
+    # Attention: a masked upper triangle, one thumbnail per head.
+    page.wait_for_selector(".lab-attention .lab-hm-cell")
+    n = page.locator(".lab-attention .lab-hm-row").count()
+    assert page.locator(".lab-attention .lab-hm-cell.masked").count() == n * (n - 1) // 2
+    assert page.locator(".lab-attention .lab-thumb").count() == 2
+    # Loss: the curve and the observation about overfitting.
+    page.wait_for_selector(".lab-my-run-loss .lab-observation-overfitting")
+    assert "30" in page.inner_text(".lab-my-run-loss .lab-observation")
+    assert errors == []
+
+
+def test_widgets_hydrate_inside_a_lesson(page, live_server, student):
+    from courses.models import Course, Lesson
+
+    course = Course.objects.create(slug="lab-e2e", language="en", title="Lab course", published=True, order=1)
+    lesson = Lesson.objects.create(course=course, slug="01-lab", order=1, title="Widgets", summary="", published=True,
+                                   body_md='## Try\n\n{{ lab:tokenizer text="東京メトロ" }}\n\n'
+                                           '{{ lab:next-token prompt="the cat" }}\n\n{{ lab:attention text="the cat sat" }}\n\n'
+                                           '{{ lab:my-run-loss }}\n')
+    user, run = student
+    log_in(page, live_server, user.username)
+    page.goto(live_server.url + lesson.get_absolute_url())
+    page.wait_for_selector(".lab-tokenizer .lab-token")
+    page.wait_for_selector(".lab-next-token .lab-pick")
+    page.wait_for_selector(".lab-attention .lab-hm-cell")
+    page.wait_for_selector(".lab-my-run-loss svg polyline")
+    assert page.locator(".lab-embed .lab-widget-title").count() == 4
+    assert page.locator(".lab-tokenizer select.lab-select").input_value() == str(run.code)
+
+
+def test_a_logged_out_reader_is_asked_to_log_in(page, live_server, transactional_db):
+    from courses.models import Course, Lesson
+
+    course = Course.objects.create(slug="lab-e2e-anon", language="ja", title="Lab", published=True, order=1)
+    lesson = Lesson.objects.create(course=course, slug="01-lab", order=1, title="Widgets", summary="", published=True,
+                                   body_md='{{ lab:tokenizer text="東京" }}\n')
+    page.goto(live_server.url + lesson.get_absolute_url())
+    page.wait_for_selector(".lab-tokenizer .lab-notice a")
+    assert "/accounts/login/?next=" in page.get_attribute(".lab-tokenizer .lab-notice a", "href")

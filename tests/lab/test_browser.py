@@ -45,7 +45,7 @@ def test_every_explorer_works_on_the_lab_page(page, live_server, student, langua
     before = page.inner_text(".lab-next-token .lab-text")
     with page.expect_response(lambda r: "/lab/api/next-token" in r.url and "ids=" in r.url):
         page.locator(".lab-next-token .lab-pick").first.click()
-    page.wait_for_function("document.querySelector('.lab-next-token .lab-text-picked').textContent.length > 0")
+    page.wait_for_selector(".lab-next-token .lab-text-picked:not(:empty)")  # (wait_for_function needs eval: CSP)
     assert page.inner_text(".lab-next-token .lab-text") != before
     # Attention: a masked upper triangle, one thumbnail per head.
     page.wait_for_selector(".lab-attention .lab-hm-cell")

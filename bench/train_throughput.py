@@ -141,7 +141,7 @@ def compare(name: str, args, workdir: Path, data_path: str) -> dict:
         base = {"base_kind": "pretrained", "base_source": str(base_dir)}
         make_model = lambda: GPT2LMHeadModel.from_pretrained(str(base_dir))  # noqa: E731
     else:
-        # The engine would train this tokenizer itself; doing it first lets the Trainer use it too.
+        # The same tokenizer the engine trains for itself (training it is deterministic).
         tokenizer_dir = workdir / "tokenizer"
         train_bpe_tokenizer(corpus.documents, str(tokenizer_dir), vocab_size=4000)
         tokenizer = load_tokenizer(str(tokenizer_dir))
@@ -158,8 +158,6 @@ def compare(name: str, args, workdir: Path, data_path: str) -> dict:
     engines = {}
     for label, threads in (("matched", trainer["threads"]), ("auto", args.threads)):
         output_dir = workdir / f"engine-{label}"
-        if base["base_kind"] == "scratch":
-            shutil.copytree(workdir / "tokenizer", output_dir / "tokenizer")
         engines[label] = run_engine(engine_config(args, output_dir, data_path, threads, **base),
                                     args.batch_size * args.block_size)
         shutil.rmtree(output_dir, ignore_errors=True)

@@ -129,3 +129,9 @@ def test_gradient_accumulation_equals_a_bigger_batch(make_config, monkeypatch, t
     assert accumulated.final_val_loss == pytest.approx(whole.final_val_loss, abs=1e-4)
     halved = train(make_config(output_dir=str(tmp_path / "c"), base_source="nodrop", batch_size=2, bf16=False))
     assert halved.final_val_loss != pytest.approx(whole.final_val_loss, abs=1e-4)
+
+
+def test_a_new_vocabulary_size_trains_a_new_tokenizer_in_the_same_output_dir(make_config, test_preset):
+    first = train(make_config(vocab_size=300, max_steps=2, eval_every_steps=2))
+    second = train(make_config(vocab_size=400, max_steps=2, eval_every_steps=2))
+    assert first.data["vocab_size"] <= 300 < second.data["vocab_size"]

@@ -126,8 +126,13 @@ class _Run:
         config = self.config
         if config.base_kind == "scratch":
             tokenizer_dir = os.path.join(self.out, "tokenizer")
-            if not os.path.isfile(os.path.join(tokenizer_dir, "tokenizer.json")):
+            marker = os.path.join(self.out, "tokenizer.fingerprint")
+            # A resumed attempt must reuse the same vocabulary; other settings or data get a new one.
+            if not (os.path.isfile(os.path.join(tokenizer_dir, "tokenizer.json")) and os.path.isfile(marker)
+                    and open(marker, encoding="ascii").read() == self.fingerprint):
                 train_bpe_tokenizer(corpus.documents, tokenizer_dir, vocab_size=config.vocab_size)
+                with open(marker, "w", encoding="ascii") as f:
+                    f.write(self.fingerprint)
             tokenizer = load_tokenizer(tokenizer_dir)
             from transformers import GPT2LMHeadModel
 

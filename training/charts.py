@@ -44,7 +44,8 @@ def history_series(history: list[dict], *, prefix: str = "") -> list[dict]:
     return series
 
 
-def loss_chart(series: list[dict], *, width: int = 640, height: int = 260, reference: float | None = None) -> dict | None:
+def loss_chart(series: list[dict], *, width: int = 640, height: int = 260,
+               reference: float | None = None) -> dict | None:
     """series: [{"key": "train", "points": [(step, loss), ...]}]; reference: a horizontal line
     (the base model's validation loss). Returns None when there is nothing to draw."""
     points = [(float(x), float(y)) for s in series for x, y in s["points"]

@@ -60,7 +60,8 @@ class RunForm(forms.Form):
                                widget=forms.RadioSelect)
     name = forms.CharField(label=_("Run name"), max_length=120, required=False,
                            help_text=_("Optional, to recognise the run later."))
-    epochs = _number(_("Epochs"), "epochs", step="0.1", help_text=_("How many times the model reads the whole dataset."))
+    epochs = _number(_("Epochs"), "epochs", step="0.1",
+                     help_text=_("How many times the model reads the whole dataset."))
     learning_rate = _number(_("Learning rate"), "learning_rate", help_text=_(
         "Empty: a good default for the base model. Too high makes the loss jump around."))
     batch_size = _number(_("Batch size"), "batch_size", integer=True)

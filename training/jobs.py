@@ -250,7 +250,8 @@ class ProgressReporter:
             self.fields["checkpoint_step"] = step
         if event == "done":
             self.fields["eta_seconds"] = 0.0
-        if event in ("start", "eval", "checkpoint", "done") or time.monotonic() - self.last_write >= conf.progress_write_seconds():
+        due = time.monotonic() - self.last_write >= conf.progress_write_seconds()
+        if due or event in ("start", "eval", "checkpoint", "done"):
             self.flush()
         return self.stop
 
@@ -383,7 +384,8 @@ def on_work_horse_killed(job, retpid, ret_val, rusage) -> str:
         return "noop"
     run_id, attempt = ids
     signal_note = f" by signal {os.WTERMSIG(ret_val)}" if ret_val and os.WIFSIGNALED(ret_val) else ""
-    detail = f"Work horse {retpid} died{signal_note} (waitpid status {ret_val}); max RSS {getattr(rusage, 'ru_maxrss', '?')} KiB."
+    max_rss = getattr(rusage, "ru_maxrss", "?")
+    detail = f"Work horse {retpid} died{signal_note} (waitpid status {ret_val}); max RSS {max_rss} KiB."
     started = getattr(job, "started_at", None)
     if job.timeout and job.timeout > 0 and started is not None:
         from rq.utils import now as rq_now

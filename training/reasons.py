@@ -22,7 +22,8 @@ RUN_FAILURES = {
     ),
     "base_missing": (
         _("Base model missing"),
-        _("The base model is not on the training machine. Pick another base model, or ask an instructor to download it."),
+        _("The base model is not on the training machine. Pick another base model, "
+          "or ask an instructor to download it."),
     ),
     "out_of_memory": (
         _("Out of memory"),

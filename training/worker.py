@@ -30,7 +30,9 @@ class TrainingWorker(Worker):
 
     @property
     def reconcile_due(self) -> bool:
-        return self._last_reconcile is None or time.monotonic() - self._last_reconcile >= conf.reconcile_interval_seconds()
+        if self._last_reconcile is None:
+            return True
+        return time.monotonic() - self._last_reconcile >= conf.reconcile_interval_seconds()
 
     def reconcile(self) -> None:
         from training.reconciler import reconcile

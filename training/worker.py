@@ -9,6 +9,7 @@ import logging
 import time
 
 from django.db import connections
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rq.worker import Worker
 
 from training import conf
@@ -66,9 +67,27 @@ class TrainingWorker(Worker):
         self.reconcile()
 
     def maintain_heartbeats(self, job):
-        super().maintain_heartbeats(job)
+        try:
+            super().maintain_heartbeats(job)
+        except RedisConnectionError as exc:
+            log.warning("training worker: Redis unreachable during a job (%s); the work horse trains on", exc)
         if self.reconcile_due:
             self.reconcile()
+
+    # A Redis restart while a job runs must not end the worker: RQ's horse monitor lets the
+    # ConnectionError of these bookkeeping writes escape and the worker quits, leaving no worker
+    # for the next runs. The horse does not need them (the database is the source of truth).
+    def set_current_job_working_time(self, *args, **kwargs):
+        try:
+            return super().set_current_job_working_time(*args, **kwargs)
+        except RedisConnectionError as exc:
+            log.warning("training worker: Redis unreachable (%s); job working time not recorded", exc)
+
+    def set_state(self, *args, **kwargs):
+        try:
+            return super().set_state(*args, **kwargs)
+        except RedisConnectionError as exc:
+            log.warning("training worker: Redis unreachable (%s); worker state not recorded", exc)
 
     # Work horse ------------------------------------------------------------------------------
 

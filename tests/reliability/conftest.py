@@ -164,6 +164,7 @@ def private_redis(tmp_path, monkeypatch):
 
     server = PrivateRedis().start()
     monkeypatch.setattr(queueing, "redis_connection", lambda: redis.Redis.from_url(server.url))
-    monkeypatch.setattr(reconciler, "redis_connection", lambda: redis.Redis.from_url(server.url))
+    if hasattr(reconciler, "redis_connection"):
+        monkeypatch.setattr(reconciler, "redis_connection", lambda: redis.Redis.from_url(server.url))
     yield server
     server.stop()

@@ -6,6 +6,7 @@ download the archive and load it with transformers. Every main page is photograp
 import io
 import re
 import time
+import urllib.parse
 import zipfile
 
 import pytest
@@ -83,6 +84,7 @@ def test_a_student_from_sign_up_to_a_downloaded_model(page, live_server, seeded,
     page.goto(url + LESSON)
     assert page.locator(".lesson-body h2").count() >= 2
     shoot("lesson-ja")
+    shoot("lesson-ja-window", full_page=False)
     page.click("#lesson-complete button[type=submit]")
     page.wait_for_selector("#lesson-complete .complete-done")
     from courses.models import LessonProgress
@@ -118,8 +120,13 @@ def test_a_student_from_sign_up_to_a_downloaded_model(page, live_server, seeded,
     page.goto(url + "/training/runs/new/?preset=quick")
     page.select_option("select[name=base]", "base:tiny")
     page.click("details.advanced summary")
-    page.fill("input[name=max_steps]", "150")
-    page.fill("input[name=name]", "はじめてのモデル")
+    # The estimate follows the form as the student types (and never carries the CSRF token in its URL).
+    for field, value in (("max_steps", "150"), ("name", "はじめてのモデル")):
+        with page.expect_response(lambda r: "/training/runs/estimate/" in r.url
+                                  and urllib.parse.quote(value) in r.url) as estimate:
+            page.fill(f"input[name={field}]", value)
+        assert "csrfmiddlewaretoken" not in estimate.value.url
+    page.wait_for_selector("#run-estimate:has-text('150')")
     shoot("run-new-ja")
     page.click("#run-form button[type=submit]")
     page.wait_for_url(re.compile(r".*/training/runs/[0-9a-f-]{36}/$"))
@@ -156,6 +163,7 @@ def test_a_student_from_sign_up_to_a_downloaded_model(page, live_server, seeded,
     page.wait_for_selector(".lab-next-token .lab-pick")
     assert "はじめてのモデル" in page.inner_text("#lab-model")
     shoot("lab-ja")
+    shoot("lab-ja-window", full_page=False)
 
     # Download the archive: it unzips and loads with transformers, and generates.
     page.goto(run_url)
@@ -176,6 +184,7 @@ def test_a_student_from_sign_up_to_a_downloaded_model(page, live_server, seeded,
     page.goto(url + "/lab/")
     page.wait_for_selector(".lab-next-token .lab-pick")
     shoot("lab-en")
+    shoot("lab-en-window", full_page=False)
     page.goto(url + "/dashboard/")
     shoot("dashboard-after-en")
     page.goto(url + "/training/")

@@ -186,28 +186,6 @@ def _token_piece(tokenizer, token_id: int) -> dict:
         return {"text": "", "bytes": pieces[0].hex(" "), "partial": True}
 
 
-def filtered_probabilities(logits, *, temperature: float, top_k: int | None, top_p: float | None):
-    """Probabilities after temperature, top-k and top-p, as the engine's sampler applies them.
-    Temperature 0 is greedy decoding: all the probability on the most likely token."""
-    import torch
-
-    if temperature <= 0:
-        probabilities = torch.zeros_like(logits)
-        probabilities[int(torch.argmax(logits))] = 1.0
-        return probabilities
-    logits = logits / temperature
-    if top_k:
-        kth = torch.topk(logits, min(int(top_k), logits.numel())).values[-1]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    probabilities = torch.softmax(logits, dim=-1)
-    if top_p and top_p < 1.0:
-        sorted_p, order = torch.sort(probabilities, descending=True)
-        outside = torch.cumsum(sorted_p, dim=-1) - sorted_p >= top_p  # keep the smallest set reaching top_p
-        probabilities[order[outside]] = 0.0
-        probabilities = probabilities / probabilities.sum()
-    return probabilities
-
-
 def next_token_view(run: TrainingRun, prompt: str, *, picked: list[int] = (), temperature: float = 1.0,
                     top_k: int | None = None, top_p: float | None = None, k: int = 10, seed: int = 0) -> dict:
     """The most likely next tokens after the prompt plus the tokens picked so far.
@@ -235,6 +213,8 @@ def next_token_view(run: TrainingRun, prompt: str, *, picked: list[int] = (), te
     with loaded.lock, torch.no_grad():
         logits = model(input_ids=torch.tensor([context])).logits[0, -1].float()
     raw = torch.softmax(logits, dim=-1)
+    from training.engine.inference import filtered_probabilities
+
     probabilities = filtered_probabilities(logits, temperature=temperature, top_k=top_k, top_p=top_p)
     values, order = torch.topk(probabilities, max(1, min(k, MAX_CANDIDATES, vocab)))
     generator = torch.Generator().manual_seed(int(seed))

@@ -82,6 +82,28 @@ def generate(model_dir: str, prompt: str, *, max_new_tokens: int = 50, temperatu
         return sample_text(loaded.model, loaded.tokenizer, prompt, settings, seed=seed)
 
 
+def filtered_probabilities(logits, *, temperature: float, top_k: int | None = None, top_p: float | None = None):
+    """Next-token probabilities after temperature, top-k and top-p, as sampling applies them.
+    Temperature 0 is greedy decoding: all the probability on the most likely token."""
+    import torch
+
+    if temperature <= 0:
+        probabilities = torch.zeros_like(logits)
+        probabilities[int(torch.argmax(logits))] = 1.0
+        return probabilities
+    logits = logits / temperature
+    if top_k:
+        kth = torch.topk(logits, min(int(top_k), logits.numel())).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probabilities = torch.softmax(logits, dim=-1)
+    if top_p and top_p < 1.0:
+        sorted_p, order = torch.sort(probabilities, descending=True)
+        outside = torch.cumsum(sorted_p, dim=-1) - sorted_p >= top_p  # keep the smallest set reaching top_p
+        probabilities[order[outside]] = 0.0
+        probabilities = probabilities / probabilities.sum()
+    return probabilities
+
+
 def next_token_distribution(model_dir: str, prompt: str, *, k: int = 10, temperature: float = 1.0,
                             top_k: int | None = None, top_p: float | None = None) -> list[dict]:
     """The k most likely next tokens with their probabilities after temperature, top-k and top-p."""
@@ -94,16 +116,7 @@ def next_token_distribution(model_dir: str, prompt: str, *, k: int = 10, tempera
     with loaded.lock, torch.no_grad():
         ids = prompt_ids(model, tokenizer, prompt, room=0)
         logits = model(input_ids=ids).logits[0, -1].float()
-    logits = logits / max(float(temperature), 1e-4)
-    if top_k:
-        kth = torch.topk(logits, min(int(top_k), logits.numel())).values[-1]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    probabilities = torch.softmax(logits, dim=-1)
-    if top_p and top_p < 1.0:
-        sorted_p, order = torch.sort(probabilities, descending=True)
-        outside = torch.cumsum(sorted_p, dim=-1) - sorted_p >= top_p  # keep the smallest set reaching top_p
-        probabilities[order[outside]] = 0.0
-        probabilities = probabilities / probabilities.sum()
+    probabilities = filtered_probabilities(logits, temperature=temperature, top_k=top_k, top_p=top_p)
     values, token_ids = torch.topk(probabilities, max(1, min(int(k), MAX_TOP_K, probabilities.numel())))
     return [{"token_id": int(i), "text": tokenizer.decode([int(i)]), "probability": round(float(p), 6)}
             for p, i in zip(values, token_ids)]

@@ -20,6 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from training.engine import TrainConfig, train  # noqa: E402
+from training.engine.runtime import choose_num_threads  # noqa: E402
 
 CORPORA = ROOT / "training" / "seed" / "corpora"
 CALIBRATION_STEPS = 30
@@ -58,10 +59,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
+    # Chosen once, so that the calibration and the real run use the same number of threads.
+    args.threads = choose_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="llmschool-budget-") as workdir:
         per_step, fixed = seconds_per_step(args, workdir)
-        # Evaluation cost grows a little with the run (ten evaluations); keep a 5% margin.
-        steps = max(1, int((args.seconds * 0.95 - fixed) / per_step))
+        # Evaluations grow with the run and the machine is shared: keep a 10% margin.
+        steps = max(1, int((args.seconds * 0.9 - fixed) / per_step))
         print(f"calibration: {per_step * 1000:.1f} ms/step, {fixed:.1f} s fixed -> {steps} steps "
               f"for {args.seconds:.0f} s (load {os.getloadavg()[0]:.2f})", flush=True)
         started = time.perf_counter()

@@ -202,6 +202,7 @@ def main() -> None:
                         help="start this many processes that each keep a core busy during the runs")
     args = parser.parse_args()
     transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads by default, {args.busy} busy processes, "
           f"CPU capability {torch.backends.cpu.get_cpu_capability()}, load {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory(prefix="llmschool-bench-") as tmp:

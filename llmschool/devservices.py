@@ -91,7 +91,12 @@ def stop(processes: list[subprocess.Popen], timeout: float = 10.0) -> None:
     for process in processes:
         if process.poll() is None:
             process.terminate()
-    time.sleep(0.5)
+    # RQ ignores a second signal that comes within a second of the first (it takes it for a
+    # duplicate), and then waits for the job: a warm shutdown, after which the kill below would
+    # orphan the work horse (it has a process group of its own) to train on in the background.
+    deadline = time.monotonic() + 1.2
+    while time.monotonic() < deadline and any(process.poll() is None for process in processes):
+        time.sleep(0.05)
     for process in processes:
         if process.poll() is None:
             process.terminate()

@@ -100,9 +100,20 @@ class WorkerProcess:
         if self.process.poll() is None:
             import signal
 
+            import psutil
+
+            try:
+                horses = psutil.Process(self.process.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                horses = []
             try:
                 os.killpg(self.process.pid, signal.SIGTERM)
-                os.killpg(self.process.pid, signal.SIGTERM)  # second signal: cold shutdown
+                # A second signal within a second of the first is ignored by RQ: wait, then
+                # send it for a cold shutdown, which takes the work horse down too.
+                try:
+                    self.process.wait(1.2)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.process.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
             try:
@@ -110,6 +121,11 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+            for horse in horses:  # its own process group: never leave one training after the test
+                try:
+                    horse.kill()
+                except psutil.NoSuchProcess:
+                    pass
         self.log.close()
 
 

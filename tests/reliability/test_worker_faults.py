@@ -163,3 +163,38 @@ def test_a_run_over_its_time_limit_fails_as_timeout_and_keeps_its_checkpoint(stu
     assert (run.status, run.error_code, run.attempt) == ("failed", "timeout", 1), run.error_detail[-800:]
     assert_finished_cleanly(run)
     assert checkpoint_loads(run.attempt_dir(1) / "checkpoints") >= 5
+
+
+def test_warm_then_cold_shutdown_of_the_worker(student, tiny, corpus, fault_worker):
+    """One SIGTERM (a deploy) lets the current run finish, then the worker exits. `make run`'s
+    stop (llmschool.devservices.stop: two SIGTERMs, a cold shutdown) takes the work horse down
+    with the worker, and the next worker resumes the run from its checkpoint. RQ ignores a
+    second signal that comes within a second of the first, and the horse sits in a process
+    group of its own: a stop that gets either wrong leaves the horse training in the background."""
+    from llmschool import devservices
+
+    first = queue_run(student, tiny, corpus, max_steps=40)
+    worker = fault_worker()
+    wait_for(lambda: fresh(first).status == "running" and first.step > 0, timeout=90, message="the first run")
+    os.kill(worker.pid, signal.SIGTERM)
+    wait_status(first, {"succeeded", "failed", "cancelled"}, timeout=90, worker=worker)
+    assert first.status == "succeeded", first.error_detail
+    assert worker.process.wait(30) == 0
+    assert_finished_cleanly(first)
+
+    second = queue_run(student, tiny, corpus, max_steps=80)
+    worker = fault_worker()
+    wait_for(lambda: fresh(second).status == "running" and second.checkpoint_step >= 5, timeout=90,
+             message="the second run's first checkpoint")
+    horse = second.worker_pid
+    started = time.monotonic()
+    devservices.stop([worker.process])
+    assert time.monotonic() - started < 5, "the stop waited for the job (a warm shutdown)"
+    assert not pid_alive(horse), "the work horse outlived `make run`"
+    assert fresh(second).status == "running" and second.step < 80  # nobody knows yet
+
+    replacement = fault_worker(settings={"TRAINING_HEARTBEAT_STALE_SECONDS": 3, "TRAINING_RECONCILE_INTERVAL_SECONDS": 1})
+    wait_status(second, {"succeeded", "failed", "cancelled"}, timeout=120, worker=replacement)
+    assert second.status == "succeeded" and second.attempt == 2, second.error_detail
+    assert any("resuming from the checkpoint of attempt 1" in line for line in second.log_lines), second.log_lines
+    assert_finished_cleanly(second)

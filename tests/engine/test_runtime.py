@@ -42,8 +42,10 @@ def test_estimates_grow_with_tokens_and_model_size(tiny_base_dir):
     assert small < estimate_seconds(10_000, base="scratch:small", epochs=1, block_size=128, batch_size=8)
     assert estimate_seconds(10_000, base="scratch:small", epochs=1, block_size=128, batch_size=8) < \
         estimate_seconds(10_000, base="gpt2", epochs=1, block_size=128, batch_size=8)
-    assert estimate_seconds(10_000, base="gpt2", epochs=2, block_size=128, batch_size=8) == pytest.approx(
-        2 * estimate_seconds(10_000, base="gpt2", epochs=1, block_size=128, batch_size=8), rel=0.01)
+    one, two, three = (estimate_seconds(100_000, base="gpt2", epochs=e, block_size=128, batch_size=8)
+                       for e in (1, 2, 3))
+    assert one < two < 2 * one  # set-up and export do not repeat with each epoch
+    assert three - two == pytest.approx(two - one, rel=0.02)
     fixed = estimate_seconds(10**9, base="scratch:tiny", epochs=1, block_size=128, batch_size=8, max_steps=10)
     assert fixed == estimate_seconds(10, base="scratch:tiny", epochs=1, block_size=128, batch_size=8, max_steps=10)
     local = estimate_seconds(10_000, base=tiny_base_dir, epochs=1, block_size=32, batch_size=8)

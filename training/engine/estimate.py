@@ -20,10 +20,11 @@ KNOWN_BASES = {
     "rinna/japanese-gpt2-xsmall": (6, 512, 32000),
 }
 SCRATCH_VOCAB = 4000
-# Share of matmul speed that a whole training step achieves (measured with bench/train_throughput.py),
-# and fixed per-layer cost of a step (kernel launches, norms, dropout) that dominates for tiny models.
-STEP_EFFICIENCY = 0.6
-SECONDS_PER_LAYER_STEP = 0.004
+# Fitted to bench/train_throughput.py runs of the engine (GPT-2 124M, tiny and small presets):
+# a step achieves this share of the measured matmul speed, plus element-wise work (norms,
+# dropout, activations) costing about this many matmul FLOPs per layer x width x token.
+MATMUL_EFFICIENCY = 0.8
+ELEMENTWISE_FLOPS = 30_000
 
 
 def architecture(base: str) -> tuple[int, int, int]:
@@ -50,17 +51,30 @@ def flops_per_token(layers: int, width: int, vocab: int, block_size: int) -> flo
 
 @functools.lru_cache(maxsize=2)
 def machine_flops(bf16: bool) -> float:
-    """Matmul speed of this process's torch threads, measured once (about 0.1 s)."""
+    """Matmul FLOP/s of this machine's training threads, measured once (about 0.1 s).
+
+    CPU time of one thread is measured (stable when the machine is busy), then scaled by
+    the number of threads training will use.
+    """
     import torch
+
+    from .runtime import usable_cores
 
     dtype = torch.bfloat16 if bf16 else torch.float32
     a, b = torch.randn(512, 768, dtype=dtype), torch.randn(768, 2048, dtype=dtype)
-    a @ b  # warm-up
-    repeats, started = 8, time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    seconds = max(time.perf_counter() - started, 1e-6)
-    return repeats * 2 * 512 * 768 * 2048 / seconds
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for _ in range(3):  # warm-up: the first calls build the kernels
+            a @ b
+        repeats, started = 10, time.process_time()
+        for _ in range(repeats):
+            a @ b
+        seconds = max(time.process_time() - started, 1e-6)
+    finally:
+        torch.set_num_threads(threads)
+    per_core = repeats * 2 * 512 * 768 * 2048 / seconds
+    return per_core * min(2, usable_cores()) * 0.9
 
 
 def estimate_seconds(tokens: int, *, base: str, epochs: float = 1.0, block_size: int = 128,
@@ -71,7 +85,12 @@ def estimate_seconds(tokens: int, *, base: str, epochs: float = 1.0, block_size:
     blocks = max(1, tokens // block_size)
     steps = max_steps or max(1, math.ceil(epochs * blocks / batch_size))
     step_tokens = batch_size * block_size
-    rate = machine_flops(cpu_has_bf16()) * STEP_EFFICIENCY
-    seconds = steps * (step_tokens * flops_per_token(layers, width, vocab, block_size) / rate
-                       + layers * SECONDS_PER_LAYER_STEP)
-    return round(seconds * 1.1, 1)  # evaluations, samples and export add about a tenth
+    work = step_tokens * (flops_per_token(layers, width, vocab, block_size) / MATMUL_EFFICIENCY
+                          + ELEMENTWISE_FLOPS * layers * width)
+    step_seconds = work / machine_flops(cpu_has_bf16())
+    # About ten evaluations on up to 64 validation blocks, a forward pass costing a third of a step.
+    eval_batches = math.ceil(min(64, max(1, blocks // 10)) / batch_size)
+    evaluations = 11 * eval_batches * step_seconds / 3
+    # Set-up, samples before and after, and export grow with the model's size.
+    fixed = 3.0 + 2e-7 * (12 * layers * width * width + vocab * width)
+    return round(steps * step_seconds + evaluations + fixed, 1)

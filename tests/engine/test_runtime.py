@@ -47,6 +47,6 @@ def test_estimates_grow_with_tokens_and_model_size(tiny_base_dir):
     assert one < two < 2 * one  # set-up and export do not repeat with each epoch
     assert three - two == pytest.approx(two - one, rel=0.02)
     fixed = estimate_seconds(10**9, base="scratch:tiny", epochs=1, block_size=128, batch_size=8, max_steps=10)
-    assert fixed == estimate_seconds(10, base="scratch:tiny", epochs=1, block_size=128, batch_size=8, max_steps=10)
+    assert fixed == estimate_seconds(10**7, base="scratch:tiny", epochs=1, block_size=128, batch_size=8, max_steps=10)
     local = estimate_seconds(10_000, base=tiny_base_dir, epochs=1, block_size=32, batch_size=8)
     assert 0 < local < estimate_seconds(10_000, base="gpt2", epochs=1, block_size=32, batch_size=8)

@@ -54,11 +54,18 @@ def corpus_file(workdir: Path) -> str:
     return str(path)
 
 
-def step_rate(times: list[float], tokens_per_step: int) -> tuple[float, float]:
-    """(tokens/s from the median step time, median step seconds), skipping warm-up steps."""
-    durations = [b - a for a, b in zip(times, times[1:])][WARMUP_STEPS - 1:]
-    median = statistics.median(durations)
-    return tokens_per_step / median, median
+def clock() -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process, all threads)."""
+    return time.perf_counter(), time.process_time()
+
+
+def step_rate(times: list[tuple], tokens_per_step: int) -> tuple[float, float, float]:
+    """(tokens/s from the median step time, median step seconds, median CPU seconds per step),
+    skipping warm-up steps."""
+    steps = list(zip(times, times[1:]))[WARMUP_STEPS - 1:]
+    wall = statistics.median(b[0] - a[0] for a, b in steps)
+    cpu = statistics.median(b[1] - a[1] for a, b in steps)
+    return tokens_per_step / wall, wall, cpu
 
 
 def run_trainer(model, blocks, args, workdir: Path) -> dict:
@@ -70,15 +77,17 @@ def run_trainer(model, blocks, args, workdir: Path) -> dict:
     class Clock(TrainerCallback):
         def on_step_begin(self, a, state, control, **kw):
             if not times:
-                times.append(time.perf_counter())
+                times.append(clock())
 
         def on_step_end(self, a, state, control, **kw):
-            times.append(time.perf_counter())
+            times.append(clock())
 
         def on_log(self, a, state, control, logs=None, **kw):
             if logs and "loss" in logs:
                 losses.append(float(logs["loss"]))
 
+    if args.trainer_threads:
+        torch.set_num_threads(args.trainer_threads)
     rows = blocks.train.tolist()
     dataset = Dataset.from_dict({"input_ids": rows, "labels": rows})
     training_args = TrainingArguments(output_dir=str(workdir / "trainer"), max_steps=args.steps, logging_steps=1,
@@ -86,8 +95,8 @@ def run_trainer(model, blocks, args, workdir: Path) -> dict:
     trainer = Trainer(model=model, args=training_args, train_dataset=dataset, callbacks=[Clock()])
     with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
         trainer.train()  # its per-step log lines and progress bar would bury the figures
-    rate, seconds = step_rate(times, args.batch_size * args.block_size)
-    return {"tokens_per_second": rate, "step_seconds": seconds, "losses": losses,
+    rate, seconds, cpu = step_rate(times, args.batch_size * args.block_size)
+    return {"tokens_per_second": rate, "step_seconds": seconds, "cpu_seconds": cpu, "losses": losses,
             "threads": torch.get_num_threads(), "val_loss": val_loss(model, blocks.val[:VAL_BLOCKS])}
 
 
@@ -104,15 +113,16 @@ def run_engine(config: TrainConfig, tokens_per_step: int) -> dict:
 
     def on_progress(progress):
         if progress.event == "start":
-            times.append(time.perf_counter())
+            times.append(clock())
             threads.append(torch.get_num_threads())
         if progress.event in ("step", "eval") and progress.step > len(losses):
-            times.append(time.perf_counter())
+            times.append(clock())
             losses.append(progress.train_loss)
 
     result = train(config, on_progress)
-    rate, seconds = step_rate(times[:-1], tokens_per_step)  # the last step's time includes its evaluation
-    return {"tokens_per_second": rate, "step_seconds": seconds, "losses": losses, "threads": threads[0],
+    rate, seconds, cpu = step_rate(times[:-1], tokens_per_step)  # the last step's time includes its evaluation
+    return {"tokens_per_second": rate, "step_seconds": seconds, "cpu_seconds": cpu, "losses": losses,
+            "threads": threads[0],
             "bf16": result.hyperparameters["bf16"], "val_loss": result.final_val_loss}
 
 
@@ -197,6 +207,8 @@ def main() -> None:
     parser.add_argument("--block-size", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--threads", type=int, default=None, help="engine threads (default: from free cores)")
+    parser.add_argument("--trainer-threads", type=int, default=None,
+                        help="torch threads for the Trainer (default: torch's own default, all cores)")
     parser.add_argument("--rounds", type=int, default=1, help="repeat and keep each side's best round")
     parser.add_argument("--busy", type=int, default=0,
                         help="start this many processes that each keep a core busy during the runs")
@@ -229,6 +241,12 @@ def main() -> None:
                   f"{same['tokens_per_second']:8.0f} {same['tokens_per_second'] / t['tokens_per_second']:5.2f}x   "
                   f"{auto['tokens_per_second']:8.0f} {auto['tokens_per_second'] / t['tokens_per_second']:5.2f}x"
                   f"  {t['threads']}/{same['threads']}/{auto['threads']}         {same['bf16']}")
+        print("\nCPU time per step (all threads of the process), same thread count: less disturbed by "
+              "other processes than wall time")
+        for r in results:
+            t, same = r["trainer"], r["engine"]["matched"]
+            print(f"  {r['name']:6} Trainer {t['cpu_seconds'] * 1000:8.0f} ms   engine {same['cpu_seconds'] * 1000:8.0f} ms"
+                  f"   ratio {t['cpu_seconds'] / same['cpu_seconds']:5.2f}x")
         print("\nvalidation loss after training (same blocks): Trainer | engine")
         for r in results:
             print(f"  {r['name']:6} {r['trainer']['val_loss']:.3f} | {r['engine']['matched']['val_loss']:.3f}")

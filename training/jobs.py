@@ -115,7 +115,6 @@ def _record_failure(run_id: int, attempt: int, exc: BaseException) -> str:
         run = TrainingRun.objects.filter(pk=run_id).first()
         if run is not None and run.attempt == attempt and run.cancel_requested:
             lifecycle.run_mark_cancelled(run_id=run_id, attempt=attempt)
-            lifecycle.run_log(run_id=run_id, attempt=attempt, line="Cancelled.")
             return "cancelled"
         return "superseded"
     lifecycle.run_fail(run_id=run_id, attempt=attempt, code=code, detail=detail)

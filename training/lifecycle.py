@@ -48,8 +48,14 @@ def run_fail(*, run_id: int, attempt: int, code: str, detail: str = "", statuses
 
 
 def run_mark_cancelled(*, run_id: int, attempt: int) -> bool:
+    """Cancelled, with its log line in the same write: whoever sees the status sees the line."""
     now = timezone.now()
-    done = _owned(run_id, attempt).update(status=TrainingRun.CANCELLED, finished_at=now, **FINISHED_FIELDS)
+    run = TrainingRun.objects.filter(pk=run_id, attempt=attempt).only("log_lines").first()
+    if run is None:
+        return False
+    lines = (list(run.log_lines) + [timestamped("Cancelled.")])[-conf.log_lines_kept():]
+    done = _owned(run_id, attempt).update(status=TrainingRun.CANCELLED, finished_at=now, log_lines=lines,
+                                          **FINISHED_FIELDS)
     if done:
         TrainingRun.objects.filter(pk=run_id, cancel_requested_at__isnull=True).update(cancel_requested_at=now)
     return bool(done)

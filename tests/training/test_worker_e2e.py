@@ -170,5 +170,7 @@ def test_an_attempt_that_lost_the_run_never_publishes(start_worker, alice, bases
     assert lifecycle.run_retry_or_fail(run_id=run.pk, attempt=1, reason="worker_lost") == "retried"
     wait_status(run, {"succeeded", "failed"}, timeout=150)
     assert run.status == "succeeded" and run.published_attempt == 2, run.error_detail
+    # Attempt 1's horse may still be deleting its own folder: wait for it before listing files.
+    wait_for(lambda: not (run.run_dir / "attempt-1").exists(), timeout=60, message="attempt 1 to clean up")
     archives = list(run.run_dir.rglob("*.zip"))
     assert archives == [run.archive_path]

@@ -7,10 +7,15 @@ With --busy N, N other processes keep cores busy meanwhile (a site being served,
 worker): the Trainer keeps torch's default thread count, the engine picks it from free cores.
 
     .venv/bin/python bench/train_throughput.py [--steps 8] [--models gpt2,tiny,small] [--busy 1]
+        [--trainer-threads 1] [--rounds 3]
 
 Tokens/s comes from the median step time after the first steps (warm-up), so evaluation,
 sampling and export are not counted for either side. The Trainer keeps its default
 arguments except output_dir, max_steps and logging_steps=1 (to read its loss at each step).
+The engine runs twice: with the Trainer's thread count (same hardware, compares the code)
+and with its own choice from free cores (compares what a student gets). CPU time per step
+is printed too: on a machine shared with other work it is steadier than wall time, and
+--trainer-threads 1 compares one core against one core.
 """
 import argparse
 import contextlib

@@ -350,7 +350,8 @@ def report(count: int, phase: dict, before, after) -> bool:
           f"{sum(len(v) for v in phase['errors'].values())} errors; training {before[0]} step {before[1]} -> "
           f"{after[0]} step {after[1]}")
     print("  CPU cores busy: " + ", ".join(f"{name} {value:.2f}" for name, value in phase["cpu"].items())
-          + f" (of {os.cpu_count()})")
+          + f" (of {os.cpu_count()}); 1-min load average at the end {os.getloadavg()[0]:.2f}"
+          + " (much above the sum: other work on this machine)")
     print(f"  {'kind':<10} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7}")
     pages = []
     for kind in ("progress", *PAGE_KINDS):

@@ -25,9 +25,7 @@ import random
 import re
 import secrets
 import shutil
-import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile

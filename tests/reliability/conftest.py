@@ -3,7 +3,6 @@ real worker processes (tests.reliability.faultworker.FaultWorker: the training w
 faults switched on by environment), real tiny training."""
 import json
 import os
-import signal
 import time
 
 import pytest
@@ -121,13 +120,6 @@ def pid_alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
-
-
-def kill_quietly(pid, sig=signal.SIGKILL):
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def wait_file(path, timeout=90.0):

@@ -10,7 +10,6 @@ from rq.results import Result
 
 from tests.reliability.conftest import fresh, queue_run
 from training.models import TrainingRun
-from training.queueing import run_enqueue
 from training.reconciler import reconcile
 
 

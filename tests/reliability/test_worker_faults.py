@@ -20,8 +20,7 @@ import pytest
 from rq.registry import StartedJobRegistry
 
 from tests.conftest import wait_for
-from tests.reliability.conftest import (assert_finished_cleanly, fresh, kill_quietly, pid_alive, queue_run,
-                                        wait_file, wait_status)
+from tests.reliability.conftest import assert_finished_cleanly, fresh, pid_alive, queue_run, wait_file, wait_status
 
 pytestmark = pytest.mark.slow
 

@@ -104,3 +104,9 @@ def test_a_missing_model_is_reported(tmp_path):
     with pytest.raises(EngineError) as caught:
         generate(str(tmp_path), "hi")
     assert caught.value.code == "model_missing"
+
+
+def test_generated_text_drops_broken_characters_and_control_bytes():
+    from training.engine.sampling import readable
+
+    assert readable("今日\ufffdは\x7f晴れ\n\tです。\u3000 ok") == "今日は晴れ\n\tです。\u3000 ok"

@@ -66,4 +66,10 @@ def sample_text(model, tokenizer, prompt: str, settings: SamplingSettings, *, se
                                 generation_config=generation)
     if was_training:
         model.train()
-    return tokenizer.decode(output[0, input_ids.shape[1]:], skip_special_tokens=True)
+    return readable(tokenizer.decode(output[0, input_ids.shape[1]:], skip_special_tokens=True))
+
+
+def readable(text: str) -> str:
+    """Drop what a student would read as breakage: a small byte-level model often emits half of
+    a multi-byte character (decoded as U+FFFD) or a stray control byte such as DEL."""
+    return "".join(ch for ch in text if ch != "\ufffd" and (ch.isprintable() or ch.isspace()))

@@ -7,6 +7,7 @@ it (byte and character spans, raw versus filtered probabilities, a reading of th
 """
 import json
 import math
+import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -36,6 +37,28 @@ class LabInputError(Exception):
 
 # -- models ----------------------------------------------------------------------------
 
+# transformers resolves its names lazily, and that is not thread-safe: when a lesson's two
+# widgets ask the threaded web server for their first tokens at the same moment, one request
+# fails with "cannot import name 'AutoTokenizer' from 'transformers'". Resolve the names the
+# engine uses once, one thread at a time, before any inference in the web process.
+_TRANSFORMERS_NAMES = ("AutoTokenizer", "GPT2TokenizerFast", "AutoModelForCausalLM", "GenerationConfig")
+_transformers_lock = threading.Lock()
+_transformers_ready = False
+
+
+def prepare_transformers() -> None:
+    global _transformers_ready
+    if _transformers_ready:
+        return
+    with _transformers_lock:
+        if not _transformers_ready:
+            import transformers
+
+            for name in _TRANSFORMERS_NAMES:
+                getattr(transformers, name)
+            _transformers_ready = True
+
+
 def _configure_inference() -> None:
     # The engine keeps loaded models in an LRU; the lab is its main user in the web
     # process, so the operator's LAB_MAX_LOADED_MODELS bounds it.
@@ -43,6 +66,7 @@ def _configure_inference() -> None:
 
     from training.engine import inference
 
+    prepare_transformers()
     inference.MODEL_CACHE_SIZE = max(1, int(getattr(settings, "LAB_MAX_LOADED_MODELS", 4)))
     # One intra-op thread per request: small models gain nothing from more, and on a busy
     # 2-core machine competing OpenMP threads turn 10 ms forwards into 400 ms ones
@@ -111,6 +135,7 @@ def token_rows(tokenizer_dir: str, text: str) -> list[dict]:
     only part of a character (most Japanese characters are 3 bytes): it is marked partial."""
     from training.engine import tokenize_view
 
+    prepare_transformers()
     owner_of_byte = _char_index_of_bytes(text)
     boundaries = {len(text[:i].encode("utf-8")) for i in range(len(text) + 1)} if text else {0}
     rows = []

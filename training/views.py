@@ -257,7 +257,9 @@ def run_playground(request, code):
 
 def _generate(run: TrainingRun, data: dict) -> dict:
     from training.engine import EngineError, generate
+    from training.lab import prepare_transformers
 
+    prepare_transformers()  # the web server is threaded: see prepare_transformers
     try:
         text = generate(str(run.export_dir), data["prompt"], max_new_tokens=data["max_new_tokens"],
                         temperature=data["temperature"], top_k=data["top_k"], top_p=data["top_p"])

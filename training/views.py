@@ -252,7 +252,10 @@ def run_playground(request, code):
     if not request.htmx:
         context.update(_progress_context(run))
         context["playground_form"] = form
-    return render(request, template, context, status=200 if form.is_valid() else 400)
+    # htmx swaps only 2xx answers into #playground-result: field errors must come back as 200
+    # there, or the student sees nothing (and django-htmx's debug handler blanks the page).
+    status = 200 if form.is_valid() or request.htmx else 400
+    return render(request, template, context, status=status)
 
 
 def _generate(run: TrainingRun, data: dict) -> dict:

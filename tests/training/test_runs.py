@@ -381,3 +381,18 @@ def test_download_base_model_explains_failures(db, settings):
 
     with pytest.raises(CommandError, match="internet"):
         call_command("download_base_model", "not a valid/../repo id")
+
+
+def test_playground_field_errors_reach_the_htmx_result_box(alice, corpus, client):
+    run = make_finished_run(alice, corpus)
+    client.force_login(alice)
+    url = reverse("training:run_playground", args=[run.code])
+    data = {"prompt": "Once", "temperature": 99, "top_k": 5, "top_p": 0.9, "max_new_tokens": 5}
+    # htmx only swaps 2xx answers: the error comes back as 200, naming the field.
+    response = client.post(url, data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'class="field-error"' in body and "Temperature:" in body and "<html" not in body
+    # Without htmx the whole page answers 400 with the form and its error.
+    response = client.post(url, data)
+    assert response.status_code == 400 and "Temperature:" in response.content.decode()

@@ -180,7 +180,16 @@ def _progress_context(run: TrainingRun) -> dict:
         "failure_advice": advice,
         "log_lines": run.log_lines[-40:],
         "waiting_for_queue": run.status == TrainingRun.QUEUED and not run.rq_job_id,
+        "overfitting_warning": _still_overfitting(run),
     }
+
+
+def _still_overfitting(run: TrainingRun) -> bool:
+    """The engine's flag stays set once validation loss rose; a curve that fell again to a new best
+    (a wobble, then recovery) no longer overfits, so the warning follows the curve as it is now."""
+    from training.lab import loss_observation
+
+    return bool(run.overfitting) and loss_observation(run.history or [])["code"] == "overfitting"
 
 
 @login_required

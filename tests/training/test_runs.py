@@ -396,3 +396,17 @@ def test_playground_field_errors_reach_the_htmx_result_box(alice, corpus, client
     # Without htmx the whole page answers 400 with the form and its error.
     response = client.post(url, data)
     assert response.status_code == 400 and "Temperature:" in response.content.decode()
+
+
+def test_overfitting_warning_follows_the_curve_not_the_sticky_flag(alice, corpus, client):
+    client.force_login(alice)
+    wobble = [{"step": 2, "train_loss": 6.0, "val_loss": 5.1}, {"step": 4, "train_loss": 5.0, "val_loss": 5.5},
+              {"step": 6, "train_loss": 4.5, "val_loss": 4.4}, {"step": 8, "train_loss": 4.4, "val_loss": 4.39}]
+    recovered = make_finished_run(alice, corpus, archive=False)
+    TrainingRun.objects.filter(pk=recovered.pk).update(overfitting=True, history=wobble)
+    page = client.get(reverse("training:run_detail", args=[recovered.code])).content.decode()
+    assert "Overfitting warning" not in page  # the best validation loss is the last one
+    rising = wobble[:3] + [{"step": 8, "train_loss": 3.0, "val_loss": 5.0}]
+    TrainingRun.objects.filter(pk=recovered.pk).update(history=rising)
+    page = client.get(reverse("training:run_detail", args=[recovered.code])).content.decode()
+    assert "Overfitting warning" in page

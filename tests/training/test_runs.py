@@ -410,3 +410,15 @@ def test_overfitting_warning_follows_the_curve_not_the_sticky_flag(alice, corpus
     TrainingRun.objects.filter(pk=recovered.pk).update(history=rising)
     page = client.get(reverse("training:run_detail", args=[recovered.code])).content.decode()
     assert "Overfitting warning" in page
+
+
+def test_run_settings_are_named_for_people(alice, corpus, client):
+    client.force_login(alice)
+    a, b = make_finished_run(alice, corpus, archive=False), make_finished_run(alice, corpus, archive=False)
+    TrainingRun.objects.filter(pk=a.pk).update(hyperparameters={"epochs": 1.0, "grad_accum": 1, "odd_knob": 3})
+    TrainingRun.objects.filter(pk=b.pk).update(hyperparameters={"epochs": 3.0, "grad_accum": 2})
+    page = client.get(reverse("training:compare") + f"?a={a.code}&b={b.code}").content.decode()
+    assert "Gradient accumulation steps" in page and "Epochs" in page and "grad_accum" not in page
+    assert "odd_knob" in page  # a setting without a name keeps its key
+    detail = client.get(reverse("training:run_detail", args=[a.code])).content.decode()
+    assert "Gradient accumulation steps" in detail and "grad_accum" not in detail

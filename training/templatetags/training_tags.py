@@ -76,3 +76,27 @@ def percent(value):
 @register.filter
 def status_badge(status):
     return STATUS_BADGES.get(status, "")
+
+
+def _setting_labels() -> dict:
+    return {
+        "epochs": _("Epochs"),
+        "learning_rate": _("Learning rate"),
+        "batch_size": _("Batch size"),
+        "block_size": _("Block size"),
+        "max_steps": _("Maximum steps"),
+        "lora": "LoRA",
+        "lora_r": _("LoRA rank"),
+        "lora_alpha": _("LoRA alpha"),
+        "grad_accum": _("Gradient accumulation steps"),
+        "warmup_ratio": _("Warm-up share of the steps"),
+        "weight_decay": _("Weight decay"),
+        "vocab_size": _("Vocabulary size"),
+        "seed": _("Random seed"),
+    }
+
+
+@register.filter
+def setting_label(key):
+    """A run setting's name for people ("grad_accum" -> "Gradient accumulation steps"); "" if unknown."""
+    return _setting_labels().get(key, "")

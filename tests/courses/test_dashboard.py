@@ -20,6 +20,7 @@ def test_a_new_student_is_sent_to_the_first_lesson(alice_client, course, course_
     first = course.lessons.order_by("order").first()
     assert f'href="{first.get_absolute_url()}">最初のレッスンを始める' in page
     assert '<p class="stat">0</p><p class="stat-label">完了したレッスン' in page
+    assert "ようこそ、alice さん" in page and "おかえりなさい" not in page  # nothing to come back to yet
     used = {template.name for template in response.templates}
     assert {"quizzes/includes/dashboard_quizzes.html", "training/includes/dashboard_runs.html"} <= used
     # The UI-language course is the one followed; the English course is not shown until started.
@@ -33,6 +34,7 @@ def test_progress_and_the_next_unfinished_lesson(alice_client, alice, course, co
     lesson_progress_complete(user=alice, lesson=course_en.lessons.first())
     page = alice_client.get(reverse("dashboard")).content.decode()
     assert f'href="{second.get_absolute_url()}">続きから学ぶ' in page
+    assert "おかえりなさい、alice さん" in page
     assert '<p class="stat">2</p><p class="stat-label">完了したレッスン' in page  # both languages count
     assert "全 3 回中 1 回を完了" in page and "全 2 回中 1 回を完了" in page
     assert "Build and understand LLMs" in page  # a started course in another language is shown

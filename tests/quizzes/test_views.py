@@ -115,3 +115,11 @@ def test_pages_render_in_japanese(alice_client, alice, quiz):
     attempt = start(alice_client, quiz)
     page = alice_client.get(reverse("quizzes:attempt_take", args=[attempt.code])).content.decode()
     assert '<html lang="ja">' in page and "回答を送信する" in page
+
+
+def test_detail_says_an_open_attempt_is_not_submitted_yet(alice_client, alice, quiz):
+    detail = reverse("quizzes:detail", args=[quiz.pk])
+    assert "まだ受けていません" in alice_client.get(detail).content.decode()
+    start(alice_client, quiz)
+    page = alice_client.get(detail).content.decode()
+    assert "まだ解答を送信していません" in page and "まだ受けていません" not in page

@@ -20,14 +20,14 @@ class TrainingRunAdmin(admin.ModelAdmin):
     actions = ("cancel_runs", "requeue_runs", "use_as_demo")
     date_hierarchy = "created_at"
     readonly_fields = (
-        "code", "status", "attempt", "published_attempt", "rq_job_id", "job_timeout", "enqueued_at", "claimed_at",
+        "code_field", "status", "attempt", "published_attempt", "rq_job_id", "job_timeout", "enqueued_at", "claimed_at",
         "heartbeat_at", "worker_pid", "cancel_requested_at", "started_at", "finished_at", "step", "total_steps",
         "epoch", "train_loss", "val_loss", "learning_rate", "tokens_per_second", "eta_seconds", "overfitting",
         "checkpoint_step", "archive_size", "error_code", "failure_for_student", "error_detail_block", "log_block",
         "metrics", "hyperparameters", "is_demo")
     exclude = ("error_detail", "log_lines", "history", "samples", "active_slot")
     fieldsets = (
-        (None, {"fields": ("code", "owner", "name", "dataset", "base_model", "base_run", "preset", "hyperparameters",
+        (None, {"fields": ("code_field", "owner", "name", "dataset", "base_model", "base_run", "preset", "hyperparameters",
                            "is_demo")}),
         (_("State"), {"fields": ("status", "attempt", "published_attempt", "rq_job_id", "job_timeout", "enqueued_at",
                                  "claimed_at", "heartbeat_at", "worker_pid", "cancel_requested_at", "started_at",
@@ -40,6 +40,11 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # runs are created by students through the site
+
+    # The model's `code` has no verbose name (and changing it needs a migration): label it here.
+    @admin.display(description=_("code (in the run's URL)"))
+    def code_field(self, run):
+        return run.code
 
     @admin.display(description=_("base model"))
     def base_column(self, run):
@@ -114,10 +119,19 @@ class DatasetAdmin(admin.ModelAdmin):
     search_fields = ("name", "code", "owner__username")
     list_select_related = ("owner",)
     raw_id_fields = ("owner",)
-    readonly_fields = ("code", "size_bytes", "report", "error_code", "error_params")
-    fields = ("name", "description", "language", "file", "owner", "is_sample", "published", "code", "size_bytes",
-              "report", "error_code", "error_params")
+    readonly_fields = ("code_field", "size_bytes", "report", "error_code", "error_params_field")
+    fields = ("name", "description", "language", "file", "owner", "is_sample", "published", "code_field",
+              "size_bytes", "report", "error_code", "error_params_field")
     actions = ("publish", "unpublish")
+
+    # `code` and `error_params` have no verbose names (changing them needs a migration): label them here.
+    @admin.display(description=_("code (in the dataset's URL)"))
+    def code_field(self, dataset):
+        return dataset.code
+
+    @admin.display(description=_("error details"))
+    def error_params_field(self, dataset):
+        return dataset.error_params or "-"
 
     @admin.display(description=_("tokens"))
     def tokens_column(self, dataset):

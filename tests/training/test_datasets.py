@@ -138,6 +138,8 @@ def test_instructors_publish_samples_in_the_admin(client, carol, bases, settings
     assert dataset.is_sample and dataset.published and dataset.report["tokens"] > 0
     assert Path(dataset.file.path).resolve().is_relative_to(Path(settings.MEDIA_ROOT).resolve() / "datasets")
     assert "sample" not in Path(dataset.file.path).name
+    change = client.get(reverse("admin:training_dataset_change", args=[dataset.pk])).content.decode()
+    assert "コード（データセットの URL に入る ID）" in change and str(dataset.code) in change and "エラーの詳細" in change
 
 
 def test_dashboard_panel_lists_the_latest_runs(alice_client, alice, corpus):

@@ -353,6 +353,7 @@ def test_admin_lists_filters_and_acts(client, carol, alice, corpus, redis_conn, 
     assert client.get(changelist + "?status__exact=failed&q=alice").status_code == 200
     detail = client.get(reverse("admin:training_trainingrun_change", args=[failed.pk])).content.decode()
     assert "Traceback: boom" in detail
+    assert "コード（ランの URL に入る ID）" in detail and str(failed.code) in detail
     for run in (a, b):
         client.post(changelist, {"action": "use_as_demo", "_selected_action": [run.pk]})
     assert list(TrainingRun.objects.filter(is_demo=True)) == [b]

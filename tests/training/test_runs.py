@@ -423,3 +423,13 @@ def test_run_settings_are_named_for_people(alice, corpus, client):
     assert "odd_knob" in page  # a setting without a name keeps its key
     detail = client.get(reverse("training:run_detail", args=[a.code])).content.decode()
     assert "Gradient accumulation steps" in detail and "grad_accum" not in detail
+
+
+def test_a_run_that_has_not_counted_its_steps_shows_a_dash(alice, corpus, client):
+    client.force_login(alice)
+    run = TrainingRun.objects.create(owner=alice, dataset=corpus, status="queued")
+    page = client.get(reverse("training:run_detail", args=[run.code])).content.decode()
+    assert '<dd data-field="step">—</dd>' in page and "0 / 0" not in page
+    TrainingRun.objects.filter(pk=run.pk).update(status="running", step=3, total_steps=16)
+    page = client.get(reverse("training:run_detail", args=[run.code])).content.decode()
+    assert '<dd data-field="step">3 / 16</dd>' in page

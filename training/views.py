@@ -202,10 +202,17 @@ def run_detail(request, code):
 
 
 def _default_prompt(run: TrainingRun) -> str:
-    for sample in run.samples or []:
-        if sample.get("prompt"):
-            return sample["prompt"]
-    return ""
+    """The sample prompt in the language of the run's text (the engine samples one Japanese and
+    one English prompt for every run; an English diary should not open on 昔々、ある村に)."""
+    prompts = [sample["prompt"] for sample in run.samples or [] if sample.get("prompt")]
+    share = ((run.metrics or {}).get("data") or {}).get("japanese_share")
+    if share is None and run.dataset_id and run.dataset:
+        share = (run.dataset.report or {}).get("japanese_share")
+    if share is not None:
+        for prompt in prompts:
+            if any("\u3040" <= char <= "\u9fff" for char in prompt) == (share >= 0.5):  # kana or kanji
+                return prompt
+    return prompts[0] if prompts else ""
 
 
 def progress_json(run: TrainingRun) -> dict:

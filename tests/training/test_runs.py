@@ -433,3 +433,17 @@ def test_a_run_that_has_not_counted_its_steps_shows_a_dash(alice, corpus, client
     TrainingRun.objects.filter(pk=run.pk).update(status="running", step=3, total_steps=16)
     page = client.get(reverse("training:run_detail", args=[run.code])).content.decode()
     assert '<dd data-field="step">3 / 16</dd>' in page
+
+
+def test_playground_opens_on_the_sample_prompt_in_the_texts_language(alice, corpus, client):
+    client.force_login(alice)
+    run = make_finished_run(alice, corpus, archive=False)
+    samples = [{"prompt": "昔々、ある村に", "tuned": "x"}, {"prompt": "Once upon a time,", "tuned": "y"}]
+
+    def default_prompt(share):
+        TrainingRun.objects.filter(pk=run.pk).update(samples=samples, metrics={"data": {"japanese_share": share}})
+        page = client.get(reverse("training:run_detail", args=[run.code])).content.decode()
+        return page.split('name="prompt"')[1].split("</textarea>")[0]
+
+    assert default_prompt(0.0).endswith("Once upon a time,")
+    assert default_prompt(0.9).endswith("昔々、ある村に")

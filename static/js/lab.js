@@ -114,6 +114,8 @@
 
   let modelsRequest = null;
   function loadModels() {
+    // A visitor's page says so: show "log in" without a request the API would refuse (401).
+    if (document.getElementById("lab-visitor")) return Promise.reject(new ApiError(401, "login_required", T.login_required));
     if (!modelsRequest) {
       modelsRequest = api(URLS.models).catch((error) => { modelsRequest = null; throw error; });
     }

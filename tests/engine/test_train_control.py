@@ -86,15 +86,42 @@ def test_a_checkpoint_from_other_settings_is_not_resumed(make_config, test_prese
     assert any("ignored" in e.message for e in events)
 
 
+class SteadyClock:
+    """A clock that moves a quarter of a second at every reading: each step "takes" the same
+    time, however fast or loaded the machine is."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        self.now += 0.25
+        return self.now
+
+
 def test_progress_carries_speed_eta_and_learning_rate(make_config, test_preset):
     events = []
-    train(make_config(max_steps=10, progress_every_seconds=0.0, eval_every_steps=5, warmup_ratio=0.2), events.append)
+    config = make_config(max_steps=10, progress_every_seconds=0.0, eval_every_steps=5, warmup_ratio=0.2)
+    result = train(config, events.append, clock=SteadyClock())
     steps = [e for e in events if e.event == "step"]
     assert [e.step for e in steps] == [1, 2, 3, 4, 6, 7, 8, 9]
     assert all(e.total_steps == 10 and e.tokens_per_second > 0 and e.train_loss > 0 for e in steps)
-    assert steps[0].eta_seconds > steps[-1].eta_seconds >= 0
+    etas = [e.eta_seconds for e in steps]
+    assert etas == sorted(etas, reverse=True) and etas[0] > etas[-1] > 0
     assert steps[0].learning_rate < steps[1].learning_rate  # warming up
     assert steps[-1].learning_rate < steps[3].learning_rate  # cosine decay
+    assert result.seconds > 0
+
+
+def test_checkpoints_follow_the_clock_not_the_machine(make_config, test_preset):
+    """checkpoint_every_seconds is measured on the clock the run is given."""
+    events = []
+    config = make_config(max_steps=12, checkpoint_every_seconds=1.0, progress_every_seconds=0.0,
+                         eval_every_steps=100)
+    train(config, events.append, clock=SteadyClock())
+    saved = [e.step for e in events if e.event == "checkpoint"]
+    # The steady clock moves 0.25 s a reading and each step reads it a fixed number of times:
+    # checkpoints land at a fixed cadence, the same on every machine.
+    assert saved and saved == list(range(saved[0], 12, saved[0]))
 
 
 def test_it_warns_when_validation_loss_rises_while_training_loss_falls(make_config, test_preset, tmp_path):

@@ -34,8 +34,11 @@ def default_learning_rate(config: TrainConfig) -> float:
     return 3e-4 if config.lora else 5e-5
 
 
-def train(config: TrainConfig, on_progress=None) -> TrainResult:
-    """Train as configured; resumes from output_dir/checkpoints when a matching one exists."""
+def train(config: TrainConfig, on_progress=None, *, clock=time.monotonic) -> TrainResult:
+    """Train as configured; resumes from output_dir/checkpoints when a matching one exists.
+
+    `clock` gives the seconds behind speed, ETA, progress and checkpoint intervals; tests pass
+    a clock of their own so that what they see never depends on how fast the machine is."""
     import torch
 
     validate(config)
@@ -44,7 +47,7 @@ def train(config: TrainConfig, on_progress=None) -> TrainResult:
     torch.set_num_threads(choose_num_threads(config.num_threads))
     try:
         with reuse_freed_memory():
-            return _Run(config, on_progress).execute()
+            return _Run(config, on_progress, clock).execute()
     except torch.OutOfMemoryError:
         raise OutOfMemory("Out of memory: try a smaller batch size or block size.") from None
     except MemoryError:
@@ -86,8 +89,9 @@ def fingerprint(config: TrainConfig) -> str:
 
 
 class _Run:
-    def __init__(self, config: TrainConfig, on_progress):
+    def __init__(self, config: TrainConfig, on_progress, clock=time.monotonic):
         self.config = config
+        self.clock = clock
         self.on_progress = on_progress or (lambda progress: None)
         self.out = config.output_dir
         self.fingerprint = fingerprint(config)
@@ -103,7 +107,7 @@ class _Run:
         import torch
 
         try:
-            started = time.monotonic()
+            started = self.clock()
             torch.manual_seed(self.config.seed)
             corpus = read_corpus(self.config.data_path, max_bytes=self.config.max_bytes)
             model, tokenizer, base_name = self.load_base(corpus)
@@ -284,21 +288,24 @@ class _Run:
                                      f"{torch.get_num_threads()} threads."))
         self.stop_if_cancelled(state["step"])
         model.train()
-        window = _Window()
-        last_checkpoint = time.monotonic()
-        seconds_before = state["seconds"]
-        loop_started = time.monotonic()
+        # The clock is read once before the loop and once per step, so a test's clock that moves
+        # a fixed amount per reading makes every step last exactly as long.
+        loop_started = last_checkpoint = self.clock()
+        window = _Window(loop_started)
+        seconds_before, step_before = state["seconds"], state["step"]
         while state["step"] < total_steps:
             window.add(self.one_step(model, optimizer, scheduler, indices, state["step"]), tokens_per_step)
             state["step"] += 1
             state["tokens_seen"] += tokens_per_step
-            state["seconds"] = seconds_before + time.monotonic() - loop_started
-            step, now, lr = state["step"], time.monotonic(), scheduler.get_last_lr()[0]
+            step, now, lr = state["step"], self.clock(), scheduler.get_last_lr()[0]
+            state["seconds"] = seconds_before + now - loop_started
             self.position = {"step": step, "total_steps": total_steps}
-            speed = window.speed(now)
+            # The ETA uses the average pace of this attempt, not the last window (a single step
+            # can be quick or slow for reasons that say nothing about the rest of the run).
+            seconds_per_step = (now - loop_started) / (step - step_before)
             progress = dict(step=step, total_steps=total_steps, epoch=round(step * config.grad_accum / per_epoch, 3),
-                            learning_rate=lr, tokens_per_second=round(speed, 1),
-                            eta_seconds=round((total_steps - step) * tokens_per_step / max(speed, 1e-6), 1))
+                            learning_rate=lr, tokens_per_second=round(window.speed(now), 1),
+                            eta_seconds=round((total_steps - step) * seconds_per_step, 1))
             if step % eval_every == 0 or step == total_steps:
                 val = self.val_loss(model)
                 self.record_eval(model, state, step, window.loss(), val, lr)
@@ -306,17 +313,17 @@ class _Run:
                                      overfitting=state["overfitting"], **progress,
                                      message=f"Step {step}/{total_steps}: training loss {window.loss():.4f}, "
                                              f"validation loss {val:.4f}."))
-                window = _Window()
+                window = _Window(now)
             elif now - window.started >= config.progress_every_seconds:
                 state["history"].append({"step": step, "train_loss": window.loss(), "val_loss": None, "lr": lr})
                 self.report(Progress("step", train_loss=window.loss(), overfitting=state["overfitting"], **progress))
-                window = _Window()
+                window = _Window(now)
             due = (config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0) or \
                 now - last_checkpoint >= config.checkpoint_every_seconds
             if (due or self.cancel_requested) and step < total_steps:
                 ckpt.save_checkpoint(os.path.join(self.out, "checkpoints"), model=model, optimizer=optimizer,
                                      scheduler=scheduler, state=state)
-                last_checkpoint = time.monotonic()
+                last_checkpoint = now
                 self.report(Progress("checkpoint", overfitting=state["overfitting"], **progress,
                                      message=f"Checkpoint saved at step {step}."))
             self.stop_if_cancelled(step)
@@ -395,7 +402,7 @@ class _Run:
         shutil.rmtree(os.path.join(self.out, "checkpoints"), ignore_errors=True)
         result = TrainResult(
             model_dir=export_dir, steps=state["step"], tokens_seen=state["tokens_seen"],
-            seconds=round(time.monotonic() - started, 2),
+            seconds=round(self.clock() - started, 2),
             base_val_loss=baseline["val_loss"], base_perplexity=perplexity(baseline["val_loss"]),
             final_val_loss=final_loss, final_perplexity=perplexity(final_loss),
             best_val_loss=state["best_val_loss"], best_step=state["best_step"],
@@ -444,8 +451,8 @@ def perplexity(loss: float) -> float:
 class _Window:
     """Training loss and speed since the last report."""
 
-    def __init__(self):
-        self.started = time.monotonic()
+    def __init__(self, started: float):
+        self.started = started
         self.total = 0.0
         self.steps = 0
         self.tokens = 0

@@ -33,7 +33,7 @@ RENDERER_VERSION = 2
 PYGMENTS_STYLE = "friendly"
 TOC_LEVELS = (2, 3)
 
-# Lab widgets (CONTRACTS.md): `{{ lab:<widget> key="value" ... }}` alone on a line.
+# Lab widgets (drawn by static/js/lab.js): `{{ lab:<widget> key="value" ... }}` alone on a line.
 LAB_WIDGETS = frozenset({"tokenizer", "next-token", "attention", "my-run-loss"})
 LAB_ATTRIBUTES = ("text", "prompt")
 LAB_TAG = re.compile(r'^\{\{\s*lab:([a-z-]+)((?:\s+[a-z_]+="[^"]*")*)\s*\}\}$')

@@ -11,7 +11,7 @@ from training.selectors import latest_runs_for_user
 
 
 def lab_strings() -> dict:
-    """Translated strings for static/js/lab.js, when the lab app provides them (CONTRACTS.md)."""
+    """Translated strings for static/js/lab.js, when the lab app provides them."""
     from training import lab_views
 
     provider = getattr(lab_views, "lab_strings", None)

@@ -149,6 +149,52 @@ def start_worker(transactional_db, tmp_path, redis_conn):
         worker.stop()
 
 
+FAULT_WORKER = ("--worker-class", "tests.faultworker.FaultWorker")
+
+
+class FaultWorkers:
+    """fault_worker(hold=["checkpoint:5"], checkpoint="slow:5", at=2, settings={...}) starts a
+    training worker with the faults and holds of tests/faultworker.py; markers land in .fault_dir.
+
+    A test that must act while a run trains holds it at a point instead of racing it:
+    `pid = fault_worker.held("checkpoint:5")` waits until the run stops there (its state is in
+    the database by then), and `fault_worker.release("checkpoint:5")` lets it go on."""
+
+    def __init__(self, start_worker, fault_dir, monkeypatch):
+        self.start_worker, self.fault_dir, self.monkeypatch = start_worker, fault_dir, monkeypatch
+
+    def __call__(self, *, hold=(), checkpoint="", at=0, settings=None, redis_url=None):
+        self.environment(hold=hold, checkpoint=checkpoint, at=at, settings=settings)
+        if redis_url:
+            self.monkeypatch.setattr("django.conf.settings.REDIS_URL", redis_url)
+        return self.start_worker("training", extra_args=FAULT_WORKER)
+
+    def environment(self, *, hold=(), checkpoint="", at=0, settings=None):
+        import json
+
+        self.monkeypatch.setenv("FAULT_DIR", str(self.fault_dir))
+        self.monkeypatch.setenv("FAULT_HOLD", ",".join(hold))
+        self.monkeypatch.setenv("FAULT_CHECKPOINT", checkpoint)
+        self.monkeypatch.setenv("FAULT_CHECKPOINT_AT", str(at))
+        self.monkeypatch.setenv("FAULT_SETTINGS", json.dumps(settings or {}))
+
+    def held(self, point: str, timeout: float = 120.0) -> int:
+        """Wait until a run is held at `point`; the holding process's pid."""
+        marker = self.fault_dir / f"held-{point.replace(':', '-')}"
+        wait_for(marker.exists, timeout=timeout, interval=0.05, message=f"a run held at {point}")
+        return int(marker.read_text())
+
+    def release(self, point: str) -> None:
+        (self.fault_dir / f"release-{point.replace(':', '-')}").write_text("")
+
+
+@pytest.fixture
+def fault_worker(start_worker, tmp_path, monkeypatch):
+    fault_dir = tmp_path / "faults"
+    fault_dir.mkdir()
+    return FaultWorkers(start_worker, fault_dir, monkeypatch)
+
+
 def wait_for(predicate, timeout=60.0, interval=0.2, message="condition"):
     """Poll until predicate() is truthy; fail with `message` after `timeout` seconds."""
     deadline = time.monotonic() + timeout

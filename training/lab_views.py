@@ -1,5 +1,5 @@
 """The learning lab: the /lab/ page and the JSON APIs that static/js/lab.js calls, on the
-lab page and inside lessons (CONTRACTS.md, "Lab widgets in lessons").
+lab page and inside lessons (the `{{ lab:... }}` tags of courses/markdown.py).
 
 Every API answers GET only, for logged-in users, with JSON even when it refuses:
 {"error": {"code": "...", "message": "...", "params": {...}}}. Models are looked up with

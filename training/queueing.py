@@ -87,17 +87,3 @@ def job_delete(job_id: str, connection=None) -> None:
             job.delete()
         except RedisError:
             log.warning("could not delete job %s", job_id)
-
-
-def job_stop_if_running(job_id: str) -> None:
-    """Ask the worker to kill the horse; the cooperative cancel flag is tried first."""
-    from rq.command import send_stop_job_command
-
-    try:
-        job = job_fetch(job_id)
-        if job is not None and job_status(job) == JobStatus.STARTED:
-            send_stop_job_command(redis_connection(), job_id)
-    except (RedisError, OSError):
-        log.warning("could not send a stop command for %s", job_id)
-    except Exception:  # InvalidJobOperation when it just finished
-        pass

@@ -58,7 +58,3 @@ def dataset_for_user(user, code, *, include_samples=True) -> Dataset:
     if dataset is None:
         raise Http404("No such dataset")
     return dataset
-
-
-def queued_count() -> int:
-    return TrainingRun.objects.filter(status=TrainingRun.QUEUED).count()

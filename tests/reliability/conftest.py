@@ -1,17 +1,12 @@
 """Fixtures for fault tests: real Redis (the suite's, or a private one a test may restart),
-real worker processes (tests.reliability.faultworker.FaultWorker: the training worker with
-faults switched on by environment), real tiny training."""
-import json
+real worker processes (the `fault_worker` fixture of tests/conftest.py: the training worker
+with faults and holds switched on by environment), real tiny training."""
 import os
-import time
 
 import pytest
 
 from tests.conftest import make_user, wait_for
 from tests.training.conftest import FAST, make_text
-
-FAULT_WORKER = ("--worker-class", "tests.reliability.faultworker.FaultWorker")
-
 
 @pytest.fixture(autouse=True)
 def private_dirs(settings, tmp_path):
@@ -50,25 +45,6 @@ def queue_run(student, tiny, corpus, **extra):
 
     return training_run_create(owner=student, dataset=corpus, base_model=tiny,
                                extra={"max_steps": 40, "checkpoint_every_steps": 5, **extra})
-
-
-@pytest.fixture
-def fault_worker(start_worker, tmp_path, monkeypatch):
-    """fault_worker(checkpoint="slow:5", at=2, settings={...}) starts a FaultWorker; markers land in .fault_dir."""
-    fault_dir = tmp_path / "faults"
-    fault_dir.mkdir()
-
-    def start(*, checkpoint="", at=0, settings=None, redis_url=None):
-        monkeypatch.setenv("FAULT_DIR", str(fault_dir))
-        monkeypatch.setenv("FAULT_CHECKPOINT", checkpoint)
-        monkeypatch.setenv("FAULT_CHECKPOINT_AT", str(at))
-        monkeypatch.setenv("FAULT_SETTINGS", json.dumps(settings or {}))
-        if redis_url:
-            monkeypatch.setattr("django.conf.settings.REDIS_URL", redis_url)
-        return start_worker("training", extra_args=FAULT_WORKER)
-
-    start.fault_dir = fault_dir
-    return start
 
 
 def fresh(run):
@@ -123,8 +99,8 @@ def pid_alive(pid: int) -> bool:
 
 
 def wait_file(path, timeout=90.0):
+    """The fault worker writes its markers whole (a rename), so a file that exists can be read."""
     wait_for(path.exists, timeout=timeout, interval=0.1, message=f"{path.name}")
-    time.sleep(0.05)
     return path.read_text()
 
 

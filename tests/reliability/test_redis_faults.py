@@ -2,7 +2,6 @@
 while a run trains, Redis emptied (FLUSHALL) while a run waits and while it trains; and two
 submits at once from one student against the live server."""
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -11,8 +10,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.conftest import wait_for
 from tests.reliability.conftest import assert_finished_cleanly, fresh, queue_run, wait_status
+from training.reconciler import reconcile
 
 pytestmark = pytest.mark.slow
 QUICK_RECONCILE = {"TRAINING_RECONCILE_INTERVAL_SECONDS": 1, "TRAINING_HEARTBEAT_STALE_SECONDS": 20}
@@ -40,16 +39,17 @@ def test_redis_down_at_submit_then_restarted_mid_run(student, tiny, corpus, faul
     # 2. Redis comes back; a worker's reconciler enqueues the run without anyone submitting again.
     private_redis.start()
     settings.REDIS_URL = private_redis.url
-    worker = fault_worker(settings=QUICK_RECONCILE)
+    worker = fault_worker(settings=QUICK_RECONCILE, hold=["checkpoint:5"])
     try:
-        wait_for(lambda: fresh(run).status == "running" and run.checkpoint_step >= 5, timeout=90,
-                 message="the run to start after Redis came back")
+        fault_worker.held("checkpoint:5")
     except AssertionError:
         print("\n".join(l for l in worker.output().splitlines() if "cleaning registries" not in l)[-6000:])
         raise
+    assert fresh(run).status == "running" and run.checkpoint_step == 5
 
     # 3. Redis restarts while the run trains (its append-only file keeps the queue's state).
     private_redis.restart()
+    fault_worker.release("checkpoint:5")
     wait_status(run, {"succeeded", "failed", "cancelled"}, timeout=120, worker=worker)
     assert run.status == "succeeded", run.error_detail + worker.output()[-3000:]
     assert_finished_cleanly(run)
@@ -61,15 +61,15 @@ def test_flushall_while_queued_and_while_training_loses_no_run(student, tiny, co
     run = queue_run(student, tiny, corpus, max_steps=60)
     assert redis_conn.exists(f"rq:job:{run.job_id}")
     redis_conn.flushall()  # the job is gone before any worker saw it
-    worker = fault_worker(settings=QUICK_RECONCILE)
-    wait_for(lambda: fresh(run).status == "running" and run.step > 0, timeout=90,
-             message="the reconciler to enqueue the lost job")
+    worker = fault_worker(settings=QUICK_RECONCILE, hold=["eval:5"])
+    fault_worker.held("eval:5")  # the reconciler enqueued the lost job, and it trains
     redis_conn.flushall()  # and gone again while it trains
+    fault_worker.release("eval:5")
     wait_status(run, {"succeeded", "failed", "cancelled"}, timeout=120, worker=worker)
     assert run.status == "succeeded", run.error_detail
     assert run.attempt == 1 and run.published_attempt == 1, "a live, beating run is left to finish"
     assert_finished_cleanly(run)
-    time.sleep(2)  # a few reconciler passes later, nothing is queued again
+    reconcile()  # a reconciler pass after the end queues nothing again
     assert fresh(run).status == "succeeded" and not redis_conn.exists(f"rq:job:run-{run.pk}-2")
 
 

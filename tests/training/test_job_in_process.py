@@ -9,7 +9,6 @@ import pytest
 from rq import Queue
 from rq.job import Job
 
-from tests.conftest import wait_for
 from training import jobs, lifecycle, services
 from training.models import TrainingRun
 from training.queueing import QUEUE_NAME
@@ -42,18 +41,23 @@ def test_run_training_publishes_once(alice, corpus, bases, fast_runs, redis_conn
     assert TrainingRun.objects.filter(pk=run.pk).values().get() == before
 
 
-def test_cancel_while_training_in_process(alice, corpus, bases, fast_runs, redis_conn):
-    run = new_run(alice, corpus, bases["tiny"], max_steps=5000)
+def test_cancel_while_training_in_process(alice, corpus, bases, fast_runs, redis_conn, fault_worker, monkeypatch):
+    from tests.holds import with_holds
+
+    fault_worker.environment(hold=["eval:5"])
+    monkeypatch.setattr(jobs.ProgressReporter, "__call__", with_holds(jobs.ProgressReporter.__call__))
+    run = new_run(alice, corpus, bases["tiny"], max_steps=400)
     outcome = {}
     thread = threading.Thread(target=lambda: outcome.update(result=jobs.run_training(run.pk, 1)))
     thread.start()
     try:
-        wait_for(lambda: TrainingRun.objects.get(pk=run.pk).step > 0, timeout=60, message="training steps")
+        fault_worker.held("eval:5", timeout=60)
         assert services.training_run_cancel(run=run)
     finally:
+        fault_worker.release("eval:5")
         thread.join(60)
     run.refresh_from_db()
-    assert outcome["result"] == "cancelled" and run.status == "cancelled" and run.step < 5000
+    assert outcome["result"] == "cancelled" and run.status == "cancelled" and run.step == 5
 
 
 def test_failures_are_recorded_with_a_reason(alice, corpus, bases, local_base, local_base_dir, fast_runs, redis_conn,

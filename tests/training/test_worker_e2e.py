@@ -4,7 +4,6 @@ killed worker; an attempt that lost the run never publishes."""
 import io
 import os
 import signal
-import time
 import zipfile
 
 import pytest
@@ -51,14 +50,15 @@ def load_and_generate(archive: bytes, target) -> str:
     return tokenizer.decode(output[0])
 
 
-def test_upload_queue_train_and_download_two_runs(start_worker, alice, bases, local_base, fast_runs, settings,
+def test_upload_queue_train_and_download_two_runs(fault_worker, alice, bases, local_base, fast_runs, settings,
                                                   tmp_path):
     settings.TRAINING_MAX_ACTIVE_RUNS_PER_USER = 2
     client = Client()
     client.force_login(alice)
     client.post(reverse("training:datasets"), {"file": upload("story.txt")})
     dataset = Dataset.objects.get(owner=alice)
-    start_worker("training")
+    # Held at two evaluations, so the progress endpoint is read while the run trains on any machine.
+    fault_worker(hold=["eval:10", "eval:20"])
     response = client.post(reverse("training:run_new"), {"dataset": dataset.code, "base": "base:tiny",
                                                          "preset": "quick", "max_steps": "40", "name": "scratch"})
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -67,19 +67,16 @@ def test_upload_queue_train_and_download_two_runs(start_worker, alice, bases, lo
     assert response.status_code == 302, response.content.decode()[:2000]
     scratch, tuned = TrainingRun.objects.get(name="scratch"), TrainingRun.objects.get(name="fine-tune")
 
-    # The progress endpoint reports rising steps while the scratch run trains.
+    # The progress endpoint reports rising steps while the scratch run trains (the first run
+    # queued is the first one trained; one worker trains one run at a time).
     progress_url = reverse("training:run_progress", args=[scratch.code]) + "?format=json"
-    seen = []
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
+    for point, step in (("eval:10", 10), ("eval:20", 20)):
+        fault_worker.held(point)
         data = client.get(progress_url).json()
-        if data["status"] == "running" and data["step"] and (not seen or data["step"] != seen[-1]):
-            seen.append(data["step"])
-        if data["status"] in ("succeeded", "failed", "cancelled"):
-            break
-        time.sleep(0.05)
-    assert data["status"] == "succeeded", fresh(scratch).error_detail
-    assert len(seen) >= 2 and seen == sorted(seen), seen
+        assert (data["status"], data["step"], data["total_steps"]) == ("running", step, 40), data
+        fault_worker.release(point)
+    wait_status(scratch, {"succeeded", "failed"})
+    assert scratch.status == "succeeded", scratch.error_detail
     wait_status(tuned, {"succeeded", "failed"})
     assert tuned.status == "succeeded", tuned.error_detail
 
@@ -108,28 +105,29 @@ def start_long_run(alice, bases, corpus, **extra):
                                         extra={"max_steps": 400, **extra})
 
 
-def test_cancel_stops_a_running_run_within_seconds(start_worker, alice, bases, corpus, fast_runs):
-    run = start_long_run(alice, bases, corpus, max_steps=20000)
-    start_worker("training")
-    wait_for(lambda: fresh(run).status == "running" and run.step > 0, timeout=90, message="training to start")
+def test_cancel_stops_a_running_run_at_the_next_report(fault_worker, alice, bases, corpus, fast_runs):
+    run = start_long_run(alice, bases, corpus, max_steps=400)
+    fault_worker(hold=["eval:5"])
+    fault_worker.held("eval:5")
     client = Client()
     client.force_login(alice)
     client.post(reverse("training:run_cancel", args=[run.code]))
-    asked = time.monotonic()
-    wait_status(run, {"cancelled", "failed", "succeeded"}, timeout=30)
-    assert run.status == "cancelled" and time.monotonic() - asked < 15
+    fault_worker.release("eval:5")
+    wait_status(run, {"cancelled", "failed", "succeeded"}, timeout=60)
+    # The engine hears of the cancel at its next report and stops after that step.
+    assert run.status == "cancelled" and run.step == 5, (run.status, run.step)
     assert run.active_slot is None and run.step < run.total_steps
     assert any("Cancel" in line for line in run.log_lines)
 
 
-def test_killed_work_horse_resumes_from_its_checkpoint(start_worker, alice, bases, corpus, fast_runs):
+def test_killed_work_horse_resumes_from_its_checkpoint(fault_worker, alice, bases, corpus, fast_runs):
     run = start_long_run(alice, bases, corpus, max_steps=150, checkpoint_every_steps=10)
-    worker = start_worker("training")
-    wait_for(lambda: fresh(run).checkpoint_step >= 10 and run.status == "running", timeout=90,
-             message="a checkpoint")
-    horse = run.worker_pid
-    assert horse and horse != worker.pid
+    worker = fault_worker(hold=["checkpoint:10"])
+    horse = fault_worker.held("checkpoint:10")
+    assert fresh(run).checkpoint_step == 10 and run.status == "running"
+    assert horse == run.worker_pid and horse != worker.pid
     os.kill(horse, signal.SIGKILL)
+    fault_worker.release("checkpoint:10")  # the next attempt passes this point
     wait_status(run, {"succeeded", "failed"}, timeout=120)
     assert run.status == "succeeded", run.error_detail + worker.output()[-3000:]
     assert run.attempt == 2 and run.published_attempt == 2 and run.step == 150
@@ -140,35 +138,36 @@ def test_killed_work_horse_resumes_from_its_checkpoint(start_worker, alice, base
     assert run.archive_path.is_file()
 
 
-def test_killed_worker_is_replaced_and_the_run_resumes(start_worker, alice, bases, corpus, fast_runs, settings,
+def test_killed_worker_is_replaced_and_the_run_resumes(fault_worker, alice, bases, corpus, fast_runs, settings,
                                                       monkeypatch):
     # Short limits for this test's workers (environment) and reconciler calls here (settings).
     monkeypatch.setenv("TRAINING_HEARTBEAT_STALE_SECONDS", "3")
     monkeypatch.setenv("TRAINING_RECONCILE_INTERVAL_SECONDS", "1")
     settings.TRAINING_HEARTBEAT_STALE_SECONDS = 3
     run = start_long_run(alice, bases, corpus, max_steps=150, checkpoint_every_steps=10)
-    first = start_worker("training")
-    wait_for(lambda: fresh(run).checkpoint_step >= 10 and run.status == "running", timeout=90,
-             message="a checkpoint")
+    first = fault_worker(hold=["checkpoint:10"])
+    fault_worker.held("checkpoint:10")
+    assert fresh(run).checkpoint_step == 10 and run.status == "running"
     # SIGKILL the whole worker: the parent and its work horse (which has a process group of its own).
     os.killpg(first.pid, signal.SIGKILL)
     os.kill(run.worker_pid, signal.SIGKILL)
     first.process.wait(10)
-    second = start_worker("training")
+    fault_worker.release("checkpoint:10")  # the next attempt passes this point
+    second = fault_worker()
     wait_status(run, {"succeeded", "failed"}, timeout=150)
     assert run.status == "succeeded", run.error_detail + second.output()[-3000:]
     assert run.attempt == 2 and run.published_attempt == 2
     assert "heartbeat stale" in run.error_detail or run.error_detail == ""
 
 
-def test_an_attempt_that_lost_the_run_never_publishes(start_worker, alice, bases, corpus, fast_runs):
+def test_an_attempt_that_lost_the_run_never_publishes(fault_worker, alice, bases, corpus, fast_runs):
     """The reconciler gives up on attempt 1 while its horse is in fact alive (a stale heartbeat
     after a database hiccup, say): attempt 1 must stop without publishing; attempt 2 publishes."""
     run = start_long_run(alice, bases, corpus, max_steps=150, checkpoint_every_steps=10)
-    start_worker("training")
-    wait_for(lambda: fresh(run).checkpoint_step >= 10 and run.status == "running", timeout=90,
-             message="a checkpoint")
+    fault_worker(hold=["checkpoint:10"])
+    fault_worker.held("checkpoint:10")
     assert lifecycle.run_retry_or_fail(run_id=run.pk, attempt=1, reason="worker_lost") == "retried"
+    fault_worker.release("checkpoint:10")  # attempt 1 goes on, and is fenced out at its next report
     wait_status(run, {"succeeded", "failed"}, timeout=150)
     assert run.status == "succeeded" and run.published_attempt == 2, run.error_detail
     # Attempt 1's horse may still be deleting its own folder: wait for it before listing files.

@@ -1,5 +1,6 @@
 """llmschool's training engine: plain Python (no Django), called by the RQ job, the site's
-playground, tests and benchmarks. See notes/ENGINE_API.md for the contract.
+playground, tests and benchmarks. The names below are its whole public API (training/engine/README.md
+describes them).
 
 Names are imported lazily so that `from training.engine import DatasetError` does not load
 torch into a web process that only needs the error classes.

@@ -1,8 +1,20 @@
-"""The training worker with faults switched on by environment variables, for the fault tests.
+"""The training worker with faults and holds switched on by environment variables, for tests.
 
-Started as `rqworker training --worker-class tests.reliability.faultworker.FaultWorker`. The
-patches below are made in the worker's parent process when this module is imported, so every
-work horse it forks has them. Nothing here is used outside tests.
+Started as `rqworker training --worker-class tests.faultworker.FaultWorker`. The patches below
+are made in the worker's parent process when this module is imported, so every work horse it
+forks has them. Nothing here is used outside tests.
+
+Holds make worker tests independent of the machine's speed: instead of polling a run and
+hoping to catch it between two steps (a fast machine finishes first, a loaded one is late),
+a test names the moment it wants to act at, waits for the run to be held there, acts, and
+lets it go.
+
+- FAULT_HOLD: comma-separated points "<event>:<step>" (event: eval, checkpoint or step). The
+  first progress report of that event at or after that step is written to the database, then
+  the horse writes `held-<event>-<step>` (its pid) in FAULT_DIR and waits until the test writes
+  `release-<event>-<step>` there; then it reports again, so a cancel made meanwhile is seen at
+  once. A point whose release file already exists is passed without stopping (a later attempt
+  of the same run does not stop where the first one did).
 
 - FAULT_SETTINGS: JSON object of Django settings for this worker (short grace or intervals).
 - FAULT_CHECKPOINT_AT: the number of the training checkpoint (1, 2, ...) of an attempt to disturb.
@@ -18,6 +30,8 @@ import time
 
 from django.conf import settings
 
+from tests.holds import marker, with_holds
+from training import jobs
 from training.engine import checkpoints
 from training.worker import TrainingWorker
 
@@ -26,13 +40,6 @@ for _name, _value in json.loads(os.environ.get("FAULT_SETTINGS") or "{}").items(
 
 _original_write_dir = checkpoints._write_dir
 _written = {"count": 0}
-
-
-def _marker(name: str, text: str = "") -> None:
-    directory = os.environ.get("FAULT_DIR")
-    if directory:
-        with open(os.path.join(directory, name), "w") as f:
-            f.write(text)
 
 
 def _seen(number: int) -> bool:
@@ -51,7 +58,7 @@ def _faulty_write_dir(target, write):
 
     def disturbed(tmp):
         write(tmp)
-        _marker(f"checkpoint-{number}.started", f"{target}\n{os.getpid()}")
+        marker(f"checkpoint-{number}.started", f"{target}\n{os.getpid()}")
         if fault.startswith("slow:"):
             time.sleep(float(fault.split(":", 1)[1]))
         elif fault == "enospc":
@@ -61,12 +68,15 @@ def _faulty_write_dir(target, write):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), weights)
         elif fault == "memory":
             raise MemoryError()
-        _marker(f"checkpoint-{number}.done")
+        marker(f"checkpoint-{number}.done")
 
     return _original_write_dir(target, disturbed)
 
 
 checkpoints._write_dir = _faulty_write_dir
+
+
+jobs.ProgressReporter.__call__ = with_holds(jobs.ProgressReporter.__call__, marker=marker)
 
 
 class FaultWorker(TrainingWorker):

@@ -23,6 +23,7 @@ JAPANESE_ALIASES = {"shift_jis": "cp932", "cp932": "cp932", "shift_jis_2004": "c
                     "euc_jp": "euc_jp", "euc_jis_2004": "euc_jis_2004", "euc_jisx0213": "euc_jis_2004"}
 # A Japanese reading must have at least this share of kana among its non-ASCII characters.
 MIN_KANA_SHARE = 0.15
+SINGLE_BYTE_LATIN = ("cp125", "latin", "iso8859", "mac_")
 # charset-normalizer's "chaos" (share of mess) above which its guess is not trusted.
 MAX_CHAOS = 0.1
 
@@ -36,6 +37,9 @@ DISPLAY_NAMES = {
     "cp932": "Shift_JIS (CP932)", "euc_jp": "EUC-JP", "euc_jis_2004": "EUC-JIS-2004", "ascii": "ASCII",
 }
 
+SHORT_TEXT_CHARS = 200
+# Japanese punctuation, kana, CJK ideographs and full-width forms (not half-width katakana).
+FULL_WIDTH = re.compile("[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff60\u2460-\u24ff]")
 KANA = re.compile("[\u3041-\u309f\u30a0-\u30ff]")  # full-width hiragana and katakana (not half-width)
 
 
@@ -93,8 +97,11 @@ def kana_share(text: str) -> float:
 
 def japanese_reading(data: bytes) -> tuple[str, str] | None:
     """The Japanese legacy encoding whose strict decoding reads most like Japanese, if any
-    does: EUC-JP bytes read as CP932 come out as half-width katakana, which does not count."""
-    best = None
+    does: EUC-JP bytes read as CP932 come out as half-width katakana, which does not count.
+    A short text without kana (東京) is taken as Japanese when it decodes to full-width
+    characters only: too short for statistics, and on this site more likely Japanese than
+    Chinese; a long one without kana is not Japanese prose, so it is left to the detector."""
+    best = short = None
     for encoding in JAPANESE_ENCODINGS:
         try:
             text = data.decode(encoding)
@@ -103,7 +110,12 @@ def japanese_reading(data: bytes) -> tuple[str, str] | None:
         share = kana_share(text)
         if share >= MIN_KANA_SHARE and (best is None or share > best[0]):
             best = (share, text, encoding)
-    return (best[1], best[2]) if best else None
+        non_ascii = [ch for ch in text if ord(ch) > 127]
+        if short is None and 0 < len(non_ascii) <= SHORT_TEXT_CHARS and all(FULL_WIDTH.match(ch) for ch in non_ascii):
+            short = (text, encoding)
+    if best:
+        return best[1], best[2]
+    return short
 
 
 def _charset_normalizer_reading(data: bytes) -> tuple[str, str] | None:
@@ -113,6 +125,10 @@ def _charset_normalizer_reading(data: bytes) -> tuple[str, str] | None:
     if match is None or match.chaos > MAX_CHAOS:
         return None
     encoding = JAPANESE_ALIASES.get(match.encoding, match.encoding)
+    if encoding.startswith(SINGLE_BYTE_LATIN) and encoding != "cp1252" and _decodes(data, "cp1252"):
+        # Short Western texts are told apart from Central European ones by a letter or two
+        # (crème read as crčme); Windows-1252 is by far the most common of them.
+        encoding = "cp1252"
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError):
@@ -120,6 +136,14 @@ def _charset_normalizer_reading(data: bytes) -> tuple[str, str] | None:
     if looks_binary_text(text):
         return None
     return text, encoding
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def looks_binary(data: bytes) -> bool:

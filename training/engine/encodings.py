@@ -24,6 +24,11 @@ JAPANESE_ALIASES = {"shift_jis": "cp932", "cp932": "cp932", "shift_jis_2004": "c
 # A Japanese reading must have at least this share of kana among its non-ASCII characters.
 MIN_KANA_SHARE = 0.15
 SINGLE_BYTE_LATIN = ("cp125", "latin", "iso8859", "mac_")
+# What a detector's guess may be, beyond the Japanese encodings: the legacy encodings of the
+# languages around this site (Western European, Chinese, Korean). A mostly English file with
+# a few stray bytes otherwise "decodes" as Cyrillic or Greek, which helps nobody.
+DETECTED_ACCEPTED = {"cp1252", "latin_1", "iso8859_15", "gb18030", "gb2312", "big5", "big5hkscs", "cp949",
+                     "euc_kr", *JAPANESE_ALIASES.values()}
 # charset-normalizer's "chaos" (share of mess) above which its guess is not trusted.
 MAX_CHAOS = 0.1
 
@@ -129,6 +134,8 @@ def _charset_normalizer_reading(data: bytes) -> tuple[str, str] | None:
         # Short Western texts are told apart from Central European ones by a letter or two
         # (crème read as crčme); Windows-1252 is by far the most common of them.
         encoding = "cp1252"
+    if encoding not in DETECTED_ACCEPTED:
+        return None
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError):

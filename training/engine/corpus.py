@@ -116,8 +116,10 @@ def _cut_at_lines(text: str, piece_chars: int) -> list[str]:
     return pieces
 
 
-# Hiragana, katakana, CJK ideographs, Japanese punctuation, full-width and half-width forms.
-JAPANESE_CHARS = re.compile("[\u3000-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
+# Hiragana, katakana, CJK ideographs, Japanese punctuation, full-width and half-width forms;
+# not the ideographic space U+3000, which is whitespace (Aozora Bunko indents every paragraph
+# with one) and so not among the visible characters the share is taken of.
+JAPANESE_CHARS = re.compile("[\u3001-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 WHITESPACE = re.compile(r"\s")
 
 

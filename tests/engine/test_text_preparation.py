@@ -209,3 +209,22 @@ def test_an_encrypted_text_in_a_zip_is_refused():
 def test_an_upload_over_the_cap_is_refused_before_reading():
     error = refusal(b"a" * 2001, "a.txt", max_bytes=2000)
     assert (error.code, error.params) == ("too_large", {"bytes": 2001, "max_bytes": 2000})
+
+
+def test_a_cleaned_aozora_zip_trains_on_the_text_alone(make_config, test_preset, tmp_path):
+    """What training reads is the stored UTF-8 text, unchanged: no notation reaches the
+    corpus, so none reaches the tokenizer the run learns."""
+    from transformers import AutoTokenizer
+
+    from training.engine import train
+
+    text, _report = prepare_text(aozora_zip(aozora_text(repeats=40)), "yama.zip")
+    path = tmp_path / "stored.txt"
+    path.write_bytes(text.encode("utf-8"))
+    result = train(make_config(data_path=str(path), max_steps=4, eval_every_steps=4), lambda event: None)
+    assert result.data["chars"] == len(text)
+    tokenizer = AutoTokenizer.from_pretrained(result.model_dir)
+    learned = [tokenizer.convert_tokens_to_string([token]) for token in tokenizer.get_vocab()]
+    for mark in ("《", "》", "｜", "［＃", "※", "底本"):
+        assert not any(mark in token for token in learned), mark
+    assert any("山路" in token or "小川" in token for token in learned)  # it did learn the text's words

@@ -43,6 +43,7 @@ DISPLAY_NAMES = {
 }
 
 SHORT_TEXT_CHARS = 200
+SAMPLE_CHARS = 200_000
 # Japanese punctuation, kana, CJK ideographs and full-width forms (not half-width katakana).
 FULL_WIDTH = re.compile("[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff60\u2460-\u24ff]")
 KANA = re.compile("[\u3041-\u309f\u30a0-\u30ff]")  # full-width hiragana and katakana (not half-width)
@@ -95,9 +96,15 @@ def decode_text(data: bytes) -> tuple[str, str]:
     )
 
 
+def _non_ascii_count(text: str) -> int:
+    return len(text) - len(text.encode("ascii", "ignore"))  # counted in C: texts run to megabytes
+
+
 def kana_share(text: str) -> float:
-    non_ascii = sum(1 for ch in text if ord(ch) > 127)
-    return len(KANA.findall(text)) / non_ascii if non_ascii else 0.0
+    """Kana among the non-ASCII characters of the text's beginning (enough to judge by)."""
+    sample = text[:SAMPLE_CHARS]
+    non_ascii = _non_ascii_count(sample)
+    return len(KANA.findall(sample)) / non_ascii if non_ascii else 0.0
 
 
 def japanese_reading(data: bytes) -> tuple[str, str] | None:
@@ -115,8 +122,8 @@ def japanese_reading(data: bytes) -> tuple[str, str] | None:
         share = kana_share(text)
         if share >= MIN_KANA_SHARE and (best is None or share > best[0]):
             best = (share, text, encoding)
-        non_ascii = [ch for ch in text if ord(ch) > 127]
-        if short is None and 0 < len(non_ascii) <= SHORT_TEXT_CHARS and all(FULL_WIDTH.match(ch) for ch in non_ascii):
+        if short is None and 0 < _non_ascii_count(text) <= SHORT_TEXT_CHARS and all(
+                FULL_WIDTH.match(ch) for ch in text if ord(ch) > 127):
             short = (text, encoding)
     if best:
         return best[1], best[2]

@@ -81,7 +81,7 @@ def test_it_reads_legacy_japanese_encodings_and_crlf(tmp_path):
 
 
 def test_it_names_the_offset_of_bytes_in_no_known_encoding(tmp_path):
-    good = "これは正しいテキストです。\n".encode("utf-8")
+    good = "これは正しいテキストです。\n".encode()
     error = refusal(write(tmp_path, "bad.txt", good + bytes([0x80, 0xFF, 0x81, 0xFE, 0x9F, 0xFD]) * 3))
     assert error.code == "unknown_encoding"
     assert error.params == {"offset": len(good), "line": 2}

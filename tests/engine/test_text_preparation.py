@@ -65,7 +65,7 @@ def test_empty_and_binary_files_are_refused(raw, code):
 
 
 def test_undecodable_bytes_are_refused_with_the_first_bad_offset():
-    good = "これは正しいテキストです。\n".encode("utf-8")
+    good = "これは正しいテキストです。\n".encode()
     error = refusal(good + bytes([0x80, 0xFF, 0x81, 0xFE, 0x9F, 0xFD]) * 3)
     assert error.code == "unknown_encoding" and error.params == {"offset": len(good), "line": 2}
 

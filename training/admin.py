@@ -119,9 +119,10 @@ class DatasetAdmin(admin.ModelAdmin):
     search_fields = ("name", "code", "owner__username")
     list_select_related = ("owner",)
     raw_id_fields = ("owner",)
-    readonly_fields = ("code_field", "size_bytes", "report", "error_code", "error_params_field")
+    readonly_fields = ("code_field", "size_bytes", "encoding", "preparation", "report", "error_code",
+                       "error_params_field")
     fields = ("name", "description", "language", "file", "owner", "is_sample", "published", "code_field",
-              "size_bytes", "report", "error_code", "error_params_field")
+              "size_bytes", "encoding", "preparation", "report", "error_code", "error_params_field")
     actions = ("publish", "unpublish")
 
     # `code` and `error_params` have no verbose names (changing them needs a migration): label them here.

@@ -64,6 +64,12 @@ def dataset_max_bytes() -> int:
     return int(_get("DATASET_MAX_BYTES", 10 * 1024 * 1024))
 
 
+def dataset_stored_max_bytes() -> int:
+    """The cap on a stored (UTF-8) dataset file: Shift_JIS or UTF-16 text grows by up to half
+    when converted to UTF-8, so an upload under the cap may be stored over it."""
+    return 2 * dataset_max_bytes()
+
+
 def log_lines_kept() -> int:
     return int(_get("TRAINING_LOG_LINES", 200))
 

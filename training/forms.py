@@ -11,9 +11,13 @@ from training.services import BOUNDS, datasets_for_user
 
 class DatasetUploadForm(forms.Form):
     file = forms.FileField(label=_("Text file"), help_text=_(
-        "Plain UTF-8 text (.txt), or .jsonl / .csv with a \"text\" field. The more text, the better the model."))
+        "Plain text (.txt) in UTF-8, Shift_JIS, EUC-JP or UTF-16, a .zip holding one text file (as Aozora Bunko "
+        "distributes its works), or .jsonl / .csv with a \"text\" field. The more text, the better the model."))
     name = forms.CharField(label=_("Name"), max_length=100, required=False,
                            help_text=_("Optional; the file name is used otherwise."))
+    keep_notation = forms.BooleanField(label=_("Keep Aozora Bunko notation"), required=False, help_text=_(
+        "Ruby 《》, editor notes ［＃…］ and the Aozora Bunko header and footer are removed unless you tick this: "
+        "a model would learn the markup as if it were the text."))
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

@@ -169,7 +169,7 @@ def engine_config(run: TrainingRun, output_dir: Path):
     options = {key: value for key, value in run.hyperparameters.items() if key not in MANAGED_CONFIG_KEYS}
     return TrainConfig(data_path=str(run.dataset.path), output_dir=str(output_dir), base_kind=base_kind,
                        base_source=base_source, cache_dir=str(conf.models_dir()), offline=True,
-                       max_bytes=conf.dataset_max_bytes(), **options)
+                       max_bytes=conf.dataset_stored_max_bytes(), **options)
 
 
 def attempt_dir_prepare(run: TrainingRun, attempt: int) -> int | None:

@@ -20,6 +20,11 @@ def dataset_upload_to(instance, filename: str) -> str:
     return f"datasets/{uuid.uuid4().hex}{Dataset.safe_extension(filename)}"
 
 
+def dataset_original_to(instance, filename: str) -> str:
+    """The upload as sent (kept only when re-cleaning may need it), under a generated name."""
+    return f"datasets/originals/{uuid.uuid4().hex}.bin"
+
+
 class Dataset(models.Model):
     """A text corpus: a student's upload or a shared sample published by an instructor."""
 
@@ -33,6 +38,13 @@ class Dataset(models.Model):
     language = models.CharField(_("language"), max_length=8, blank=True, choices=settings.LANGUAGES)
     file = models.FileField(_("file"), upload_to=dataset_upload_to, max_length=255)
     size_bytes = models.PositiveBigIntegerField(_("size in bytes"), default=0)
+    # The upload as sent, kept only when it held Aozora Bunko notation, so that the student
+    # can switch between removing and keeping the notation (re-cleaned from this file).
+    original = models.FileField(_("original upload"), upload_to=dataset_original_to, max_length=255, blank=True)
+    encoding = models.CharField(_("encoding"), max_length=40, blank=True,
+                                help_text=_("The encoding the upload was read in; stored as UTF-8."))
+    keep_notation = models.BooleanField(_("keep Aozora Bunko notation"), default=False)
+    preparation = models.JSONField(_("preparation report"), default=dict, blank=True)
     report = models.JSONField(_("check report"), default=dict, blank=True)
     error_code = models.CharField(_("error code"), max_length=40, blank=True)
     error_params = models.JSONField(default=dict, blank=True)
@@ -70,6 +82,15 @@ class Dataset(models.Model):
     @property
     def tokens(self) -> int:
         return int(self.report.get("tokens") or 0)
+
+    @property
+    def notation(self) -> dict:
+        return (self.preparation or {}).get("notation") or {}
+
+    @property
+    def can_reclean(self) -> bool:
+        """Whether the original upload is kept, so the notation can be removed or kept anew."""
+        return bool(self.original) and bool(self.notation.get("detected"))
 
 
 class BaseModel(models.Model):

@@ -63,18 +63,44 @@ def run_failure(code: str) -> tuple[str, str]:
     return RUN_FAILURES.get(code, RUN_FAILURES["internal"])
 
 
+# Refusals of a .zip upload; %(name)s, %(names)s, %(count)s and %(max_entries)s come from the engine's params.
+ZIP_REFUSALS = {
+    "zip_invalid": _("The .zip file is damaged, or uses a compression we cannot read."),
+    "zip_too_many": _("The .zip file holds too many entries (at most %(max_entries)s). "
+                      "Put just the text file in a zip."),
+    "zip_unsafe": _("The .zip file has an entry (\"%(name)s\") that points outside the archive; it was not opened."),
+    "zip_nested": _("The .zip file holds another archive (\"%(name)s\"). Put the text file itself in the zip."),
+    "zip_no_text": _("The .zip file holds no text file (.txt, .jsonl or .csv)."),
+    "zip_many_texts": _("The .zip file holds %(count)s text files (%(names)s). Upload one text at a time."),
+    "zip_encrypted": _("The text file in the .zip (\"%(name)s\") is password-protected. Upload it without a password."),
+    "zip_bomb": _("The .zip file is compressed far more than text ever is (a zip bomb?); it was not opened."),
+}
+
+
+def _zip_params(params: dict) -> dict:
+    return {"name": params.get("name", ""), "names": ", ".join(params.get("names") or []),
+            "count": params.get("count", ""), "max_entries": params.get("max_entries", "")}
+
+
 def dataset_error_message(code: str, params: dict | None = None) -> str:
     params = params or {}
     if code == "empty":
         return str(_("The file is empty."))
-    if code == "not_utf8":
+    if code in ("not_utf8", "unknown_encoding"):
         offset = params.get("offset")
         if offset is not None:
-            return str(_("The file is not UTF-8 text (first bad byte at offset %(offset)s). "
-                         "Save it as UTF-8 and upload it again.") % {"offset": offset})
-        return str(_("The file is not UTF-8 text. Save it as UTF-8 and upload it again."))
+            return str(_("The file's encoding was not recognised: it is not UTF-8 (first bad byte at offset "
+                         "%(offset)s), Shift_JIS, EUC-JP or UTF-16. Save it as UTF-8 and upload it again.")
+                       % {"offset": offset})
+        return str(_("The file's encoding was not recognised. Save it as UTF-8 and upload it again."))
     if code == "binary":
-        return str(_("This looks like a binary file, not text. Upload a plain text file (.txt)."))
+        return str(_("This looks like a binary file, not text. Upload a plain text file (.txt), "
+                     "or a .zip holding one."))
+    if code in ZIP_REFUSALS:
+        return str(ZIP_REFUSALS[code]) % _zip_params(params)
+    if code == "no_original":
+        return str(_("The original upload is not kept for this dataset, so it cannot be prepared again. "
+                     "Upload the file again."))
     if code == "too_large":
         limit = params.get("max_bytes")
         if limit:

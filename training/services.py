@@ -60,7 +60,7 @@ def dataset_check(*, dataset: Dataset) -> Dataset:
     from training.engine import DatasetError, check_dataset
 
     try:
-        report = check_dataset(str(dataset.path), tokenizer_dir=None, max_bytes=conf.dataset_max_bytes(),
+        report = check_dataset(str(dataset.path), tokenizer_dir=None, max_bytes=conf.dataset_stored_max_bytes(),
                                base_kinds=tuple(_base_keys_for_check()))
     except DatasetError as exc:
         dataset.report, dataset.error_code, dataset.error_params = {}, exc.code, dict(exc.params or {})
@@ -69,31 +69,103 @@ def dataset_check(*, dataset: Dataset) -> Dataset:
     return dataset
 
 
-def dataset_create(*, owner, uploaded_file, name: str = "", language: str = "") -> Dataset:
-    """Store an upload under a generated name, check it at once; on any error nothing is kept."""
+def _read_upload(uploaded_file, max_bytes: int) -> bytes:
+    chunks, size = [], 0
+    uploaded_file.seek(0)
+    for chunk in uploaded_file.chunks():
+        size += len(chunk)
+        if size > max_bytes:
+            raise DatasetRejected("too_large", {"max_bytes": max_bytes})
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _prepared(raw: bytes, filename: str, keep_notation: bool):
+    """The engine's prepare_text, its refusals turned into DatasetRejected."""
+    from training.engine import DatasetError, prepare_text
+
+    try:
+        return prepare_text(raw, filename, keep_notation=keep_notation, max_bytes=conf.dataset_max_bytes())
+    except DatasetError as exc:
+        raise DatasetRejected(exc.code, dict(exc.params or {})) from None
+
+
+def _store_prepared(dataset: Dataset, text: str, preparation) -> None:
+    """Write the cleaned UTF-8 text under a new generated name (the caller removes an old file)."""
+    from django.core.files.base import ContentFile
+
+    data = text.encode("utf-8")
+    dataset.file.save(f"upload.{preparation.kind}", ContentFile(data), save=False)
+    dataset.size_bytes = len(data)
+    dataset.encoding = preparation.encoding
+    dataset.keep_notation = preparation.keep_notation
+    dataset.preparation = preparation.to_dict()
+
+
+def dataset_create(*, owner, uploaded_file, name: str = "", language: str = "",
+                   keep_notation: bool = False) -> Dataset:
+    """Read the upload (unzipped, decoded, Aozora notation removed unless kept), store it as
+    UTF-8 under a generated name and check it at once; on any error nothing is kept."""
+    from django.core.files.base import ContentFile
+
     max_bytes = conf.dataset_max_bytes()
     if uploaded_file.size is None or uploaded_file.size > max_bytes:
         raise DatasetRejected("too_large", {"max_bytes": max_bytes})
     if uploaded_file.size == 0:
         raise DatasetRejected("empty")
-    dataset = Dataset(owner=owner, name=dataset_display_name(name or uploaded_file.name), language=language,
-                      size_bytes=uploaded_file.size)
-    dataset.file.save(uploaded_file.name or "upload.txt", uploaded_file, save=False)
+    raw = _read_upload(uploaded_file, max_bytes)
+    text, preparation = _prepared(raw, uploaded_file.name or "", keep_notation)
+    dataset = Dataset(owner=owner, name=dataset_display_name(name or uploaded_file.name), language=language)
     try:
+        _store_prepared(dataset, text, preparation)
+        if preparation.notation.get("detected"):
+            dataset.original.save("original.bin", ContentFile(raw), save=False)
         dataset_check(dataset=dataset)
         if dataset.error_code:
             raise DatasetRejected(dataset.error_code, dataset.error_params)
         dataset.save()
     except BaseException:
-        dataset.file.delete(save=False)
+        _delete_files(dataset)
         raise
     return dataset
+
+
+def dataset_reclean(*, dataset: Dataset, keep_notation: bool) -> Dataset:
+    """Prepare the kept original upload again, removing or keeping the Aozora notation."""
+    if not dataset.can_reclean:
+        raise DatasetRejected("no_original")
+    if dataset.runs.filter(status__in=TrainingRun.ACTIVE).exists():
+        raise RunRefused(_("A queued or running run uses this dataset. Cancel it first."), code="in_use")
+    with dataset.original.open("rb") as handle:
+        raw = handle.read()
+    text, preparation = _prepared(raw, "upload.txt", keep_notation)  # a zip is known by its first bytes
+    old_file, old_values = dataset.file.name, (dataset.size_bytes, dataset.encoding, dataset.keep_notation,
+                                                dataset.preparation, dataset.report)
+    _store_prepared(dataset, text, preparation)
+    dataset_check(dataset=dataset)
+    if dataset.error_code:  # e.g. too short without its notation: keep the dataset as it was
+        error = DatasetRejected(dataset.error_code, dataset.error_params)
+        dataset.file.storage.delete(dataset.file.name)
+        dataset.file.name = old_file
+        (dataset.size_bytes, dataset.encoding, dataset.keep_notation, dataset.preparation,
+         dataset.report) = old_values
+        dataset.error_code, dataset.error_params = "", {}
+        raise error
+    dataset.save()
+    dataset.file.storage.delete(old_file)
+    return dataset
+
+
+def _delete_files(dataset: Dataset) -> None:
+    for stored in (dataset.file, dataset.original):
+        if stored:
+            stored.delete(save=False)
 
 
 def dataset_delete(*, dataset: Dataset) -> None:
     if dataset.runs.filter(status__in=TrainingRun.ACTIVE).exists():
         raise RunRefused(_("A queued or running run uses this dataset. Cancel it first."), code="in_use")
-    dataset.file.delete(save=False)
+    _delete_files(dataset)
     dataset.delete()
 
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("datasets/", views.dataset_list, name="datasets"),
     path("datasets/<uuid:code>/", views.dataset_detail, name="dataset_detail"),
     path("datasets/<uuid:code>/delete/", views.dataset_delete, name="dataset_delete"),
+    path("datasets/<uuid:code>/notation/", views.dataset_notation, name="dataset_notation"),
     path("runs/new/", views.run_new, name="run_new"),
     path("runs/estimate/", views.run_estimate, name="run_estimate"),
     path("runs/<uuid:code>/", views.run_detail, name="run_detail"),

@@ -44,7 +44,8 @@ def dataset_list(request):
     if request.method == "POST" and form.is_valid():
         try:
             dataset = services.dataset_create(owner=request.user, uploaded_file=form.cleaned_data["file"],
-                                              name=form.cleaned_data["name"])
+                                              name=form.cleaned_data["name"],
+                                              keep_notation=form.cleaned_data["keep_notation"])
         except services.DatasetRejected as exc:
             form.add_error("file", exc.message)
         else:
@@ -74,7 +75,26 @@ def dataset_detail(request, code):
         "runs": dataset.runs.filter(owner=request.user)[:10],
         "is_owner": dataset.owner_id == request.user.pk,
         "many_duplicates": (dataset.report.get("duplicate_lines") or 0) > 0.05 * (dataset.report.get("lines") or 1),
+        "preparation": dataset.preparation or {},
+        "notation": dataset.notation,
     })
+
+
+@login_required
+@require_POST
+def dataset_notation(request, code):
+    """Remove or keep the Aozora Bunko notation: the kept original upload is prepared again."""
+    dataset = selectors.dataset_for_user(request.user, code, include_samples=False)
+    keep = request.POST.get("keep_notation") == "1"
+    try:
+        services.dataset_reclean(dataset=dataset, keep_notation=keep)
+    except services.DatasetRejected as exc:
+        messages.error(request, exc.message)
+    except services.RunRefused as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The notation is kept.") if keep else _("The notation is removed."))
+    return redirect("training:dataset_detail", code=dataset.code)
 
 
 @login_required

@@ -53,15 +53,28 @@ def assert_nothing_kept(media):
 @pytest.mark.parametrize("content, message", [
     (b"", None),
     (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40, None),
-    ("吾輩は猫である。名前はまだ無い。\n".encode("shift_jis") * 200, None),
+    (b"hello world " * 100 + bytes([0x80, 0xFF, 0x81, 0xFE, 0x9F, 0xFD]) * 3, None),
     (b"\x00" * 5000, None),
     (b"short", None),
-], ids=["empty", "png", "shift-jis", "nul-bytes", "too-small"])
+], ids=["empty", "png", "undecodable", "nul-bytes", "too-small"])
 def test_unusable_files_are_refused_and_nothing_is_kept(client, student, media, content, message):
     response = upload(client, "corpus.txt", content)
     assert response.status_code == 400
     assert 'class="errorlist' in response.content.decode() or "error" in response.content.decode()
     assert_nothing_kept(media)
+
+
+@pytest.mark.parametrize("encoding", ["shift_jis", "cp932", "euc_jp", "utf-16", "utf-8-sig"])
+def test_japanese_legacy_encodings_are_accepted_and_stored_as_utf8(client, student, media, encoding):
+    """They used to be refused as "not UTF-8" (Shift_JIS) or "binary" (UTF-16)."""
+    from training.models import Dataset
+
+    text = "吾輩は猫である。名前はまだ無い。\r\n" * 200
+    response = upload(client, "corpus.txt", text.encode(encoding))
+    assert response.status_code == 302
+    stored = Dataset.objects.get().path
+    assert stored.read_bytes() == text.replace("\r\n", "\n").encode("utf-8")
+    assert files_under(media) == [os.path.relpath(os.path.realpath(stored), os.path.realpath(media))]
 
 
 def test_a_file_over_the_size_cap_is_refused_and_nothing_is_kept(client, student, media, settings):
@@ -143,3 +156,27 @@ def test_the_name_field_cannot_smuggle_a_path_either(client, student, media):
     dataset = Dataset.objects.get()
     assert "/" not in dataset.name
     assert os.path.realpath(dataset.file.path).startswith(os.path.realpath(media) + os.sep)
+
+
+def _zip(entries: dict) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in entries.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("entries", [
+    {"bomb.txt": b"a" * (12 * 2**20)},  # over the 10 MiB cap once unpacked, 12 KiB packed
+    {"../../../../tmp/evil.txt": GOOD_TEXT},
+    {"/etc/cron.d/evil.txt": GOOD_TEXT},
+    {"inner.zip": _zip({"a.txt": GOOD_TEXT})},
+    {"a.txt": GOOD_TEXT, "b.txt": GOOD_TEXT},
+], ids=["bomb", "traversal", "absolute", "nested", "two-texts"])
+def test_hostile_zips_are_refused_and_nothing_is_kept(client, student, media, entries):
+    response = upload(client, "corpus.zip", _zip(entries))
+    assert response.status_code == 400 and "field-error" in response.content.decode()
+    assert_nothing_kept(media)

@@ -71,12 +71,29 @@ def test_it_refuses_jsonl_whose_texts_are_all_empty(tmp_path):
     assert refusal(write(tmp_path, "e.jsonl", '{"text": ""}\n{"text": "  "}\n')).code == "empty"
 
 
-def test_it_names_the_offset_of_invalid_utf8(tmp_path):
-    good = "これは正しいテキストです。\n".encode("utf-8")
-    error = refusal(write(tmp_path, "sjis.txt", good + "日本語".encode("shift_jis")))
-    assert error.code == "not_utf8"
+def test_it_reads_legacy_japanese_encodings_and_crlf(tmp_path):
+    text = "吾輩は猫である。名前はまだ無い。①\n" * 40
+    utf8 = check_dataset(write(tmp_path, "u.txt", text), block_size=16)
+    for encoding in ("cp932", "euc_jis_2004", "utf-16"):
+        report = check_dataset(write(tmp_path, f"{encoding}.txt", text.replace("\n", "\r\n").encode(encoding)),
+                               block_size=16)
+        assert (report.chars, report.tokens) == (utf8.chars, utf8.tokens), encoding
+
+
+def test_it_names_the_offset_of_bytes_in_no_known_encoding(tmp_path):
+    good = "これは正しいテキストです。\n".encode()
+    error = refusal(write(tmp_path, "bad.txt", good + bytes([0x80, 0xFF, 0x81, 0xFE, 0x9F, 0xFD]) * 3))
+    assert error.code == "unknown_encoding"
     assert error.params == {"offset": len(good), "line": 2}
     assert str(len(good)) in str(error)
+
+
+def test_it_lists_the_most_repeated_lines(tmp_path):
+    text = "今日の一句\n" * 7 + "Wind: westerly\n" * 3 + make_text(40)
+    report = check_dataset(write(tmp_path, "a.txt", text), block_size=16)
+    assert report.repeated_lines[:2] == [{"line": "今日の一句", "count": 7}, {"line": "Wind: westerly", "count": 3}]
+    assert len(report.repeated_lines) <= 5 and all(item["count"] > 1 for item in report.repeated_lines)
+    assert report.duplicate_lines >= 6 + 2
 
 
 def test_it_refuses_binary_files(tmp_path):
@@ -116,3 +133,9 @@ def test_it_refuses_csv_without_text_column(tmp_path):
 def test_a_utf8_bom_is_not_counted(tmp_path):
     report = check_dataset(write(tmp_path, "bom.txt", "\ufeff" + "hello world. " * 30), block_size=8)
     assert report.chars == len("hello world. " * 30)
+
+
+def test_the_japanese_share_does_not_count_ideographic_space_indents(tmp_path):
+    """Aozora Bunko indents each paragraph with U+3000; the share once came out at 105 %."""
+    report = check_dataset(write(tmp_path, "a.txt", "　山路を登りながら、こう考えた。\n" * 40), block_size=16)
+    assert report.japanese_share == 1.0

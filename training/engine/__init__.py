@@ -12,7 +12,7 @@ _EXPORTS = {
     "MODEL_PRESETS": "config", "HYPER_PRESETS": "config",
     "EngineError": "errors", "DatasetError": "errors", "BaseModelMissing": "errors",
     "TrainingCancelled": "errors", "OutOfMemory": "errors",
-    "check_dataset": "check",
+    "check_dataset": "check", "prepare_text": "prepare", "PreparationReport": "prepare",
     "train": "trainer",
     "export_zip": "export",
     "is_base_present": "bases", "download_base_model": "bases",

@@ -10,7 +10,7 @@ DEFAULT_BASE_KINDS = ("scratch:tiny", "scratch:small", "gpt2")
 
 def check_dataset(path: str, *, tokenizer_dir: str | None = None, block_size: int = 128,
                   max_bytes: int = DEFAULT_MAX_BYTES, base_kinds=DEFAULT_BASE_KINDS) -> DatasetReport:
-    """Figures for a text file; raises DatasetError (empty, not_utf8, binary, too_large,
+    """Figures for a text file; raises DatasetError (empty, unknown_encoding, binary, too_large,
     too_small, jsonl_missing_text, jsonl_invalid, csv_missing_text) when it cannot be used.
 
     Tokens are counted with the tokenizer in `tokenizer_dir`, or with GPT-2's when None: with
@@ -29,4 +29,5 @@ def check_dataset(path: str, *, tokenizer_dir: str | None = None, block_size: in
         bytes=corpus.bytes, tokens=tokens, tokens_per_char=round(tokens / max(1, figures["chars"]), 4),
         blocks=blocks, tokenizer="gpt2" if is_gpt2_vocabulary(tokenizer) else "trained",
         japanese_share=figures["japanese_share"], estimated_seconds=estimates,
+        repeated_lines=figures["repeated_lines"],
     )

@@ -108,6 +108,7 @@ class DatasetReport:
     tokenizer: str  # "gpt2" | "trained"
     japanese_share: float
     estimated_seconds: dict = field(default_factory=dict)
+    repeated_lines: list = field(default_factory=list)  # [{"line": text, "count": n}], most repeated first
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -5,8 +5,10 @@ import io
 import json
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass
 
+from .encodings import decode_text, normalize_newlines
 from .errors import DatasetError
 
 # A txt file is cut into pieces of about this many characters (at line ends) so that
@@ -59,27 +61,10 @@ def _kind(path: str) -> str:
 
 
 def _decode(data: bytes) -> str:
-    if not data.strip():
-        raise DatasetError("The file is empty.", code="empty")
-    if _looks_binary(data):
-        raise DatasetError("This looks like a binary file, not text.", code="binary")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise DatasetError(
-            f"The file is not valid UTF-8: bad byte at offset {exc.start} (line {line}).",
-            code="not_utf8", params={"offset": exc.start, "line": line},
-        ) from None
-    return text.removeprefix("\ufeff")
-
-
-def _looks_binary(data: bytes) -> bool:
-    head = data[:8192]
-    if b"\x00" in head:
-        return True
-    controls = sum(1 for b in head if (b < 32 and b not in b"\t\n\r\f\v\x1b") or b == 127)
-    return controls > 0.1 * len(head)
+    """Stored datasets are UTF-8 already (see prepare.py); a file placed by other means
+    (the admin, a seed) is decoded the same way an upload is."""
+    text, _encoding = decode_text(data)
+    return normalize_newlines(text)[0]
 
 
 def _jsonl_documents(text: str) -> list[str]:
@@ -131,29 +116,35 @@ def _cut_at_lines(text: str, piece_chars: int) -> list[str]:
     return pieces
 
 
-# Hiragana, katakana, CJK ideographs, Japanese punctuation, full-width and half-width forms.
-JAPANESE_CHARS = re.compile("[\u3000-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
+# Hiragana, katakana, CJK ideographs, Japanese punctuation, full-width and half-width forms;
+# not the ideographic space U+3000, which is whitespace (Aozora Bunko indents every paragraph
+# with one) and so not among the visible characters the share is taken of.
+JAPANESE_CHARS = re.compile("[\u3001-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 WHITESPACE = re.compile(r"\s")
 
 
+REPEATED_LINES_SHOWN = 5
+REPEATED_LINE_CHARS = 80
+
+
 def text_figures(documents: list[str]) -> dict:
-    """Characters, lines, duplicate lines and the share of Japanese characters."""
-    chars = lines = duplicates = japanese = visible = 0
-    seen: set[str] = set()
+    """Characters, lines, duplicate lines (and the most repeated ones) and the share of
+    Japanese characters."""
+    chars = lines = japanese = visible = 0
+    counts: Counter[str] = Counter()
     for document in documents:
         chars += len(document)
         for line in document.splitlines():
             lines += 1
             key = line.strip()
-            if not key:
-                continue
-            if key in seen:
-                duplicates += 1
-            else:
-                seen.add(key)
+            if key:
+                counts[key] += 1
         visible += len(document) - len(WHITESPACE.findall(document))
         japanese += len(JAPANESE_CHARS.findall(document))
+    duplicates = sum(count - 1 for count in counts.values())
+    repeated = [{"line": line[:REPEATED_LINE_CHARS], "count": count}
+                for line, count in counts.most_common(REPEATED_LINES_SHOWN) if count > 1]
     return {
-        "chars": chars, "lines": lines, "duplicate_lines": duplicates,
+        "chars": chars, "lines": lines, "duplicate_lines": duplicates, "repeated_lines": repeated,
         "japanese_share": round(japanese / visible, 4) if visible else 0.0,
     }

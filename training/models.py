@@ -71,6 +71,11 @@ class Dataset(models.Model):
     def tokens(self) -> int:
         return int(self.report.get("tokens") or 0)
 
+    def tokens_for(self, base_key: str) -> int:
+        """Tokens under that base's own tokenizer when the check counted them (rinna's
+        SentencePiece needs far fewer than GPT-2's for Japanese), else the GPT-2 count."""
+        return int((self.report.get("tokens_by_base") or {}).get(base_key) or self.tokens)
+
 
 class BaseModel(models.Model):
     """What a run starts from: a from-scratch preset or a pretrained GPT-2 (Hub id or local directory)."""

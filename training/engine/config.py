@@ -108,6 +108,7 @@ class DatasetReport:
     tokenizer: str  # "gpt2" | "trained"
     japanese_share: float
     estimated_seconds: dict = field(default_factory=dict)
+    tokens_by_base: dict = field(default_factory=dict)  # base -> tokens under its own tokenizer, when not GPT-2's
 
     def to_dict(self) -> dict:
         return asdict(self)

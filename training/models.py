@@ -103,7 +103,14 @@ class BaseModel(models.Model):
         verbose_name_plural = _("base models")
 
     def __str__(self):
-        return self.name
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """The name in the reader's language when it is one of the seeded names (msgids)."""
+        from django.utils.translation import gettext
+
+        return gettext(self.name) if self.name else self.name
 
     @property
     def is_scratch(self) -> bool:

@@ -27,7 +27,8 @@ def haiku_path(tmp_path_factory) -> str:
 def test_the_tokenizer_loads_as_rinna_meant_it(rinna_standin_dir):
     tokenizer = load_tokenizer(str(rinna_standin_dir))
     assert len(tokenizer) == 600
-    assert (tokenizer.unk_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id) == (0, 1, 2, 3)
+    specials = (tokenizer.unk_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id)
+    assert specials == (0, 1, 2, 3)
     ids = tokenizer(JA_TEXT, add_special_tokens=False)["input_ids"]
     assert 2 not in ids and 0 not in ids  # no </s>, no unknown piece: every character is in the vocabulary
     assert tokenizer(JA_TEXT)["input_ids"] == ids + [2]  # like T5Tokenizer: </s> unless asked not to
@@ -59,7 +60,8 @@ def test_a_fine_tune_exports_a_model_transformers_reads_back(make_config, rinna_
     exported = AutoTokenizer.from_pretrained(result.model_dir)
     ours = load_tokenizer(str(rinna_standin_dir))
     for text in (JA_TEXT, "The CAT sat in the Rain ☃", "雪"):
-        assert exported(text, add_special_tokens=False)["input_ids"] == ours(text, add_special_tokens=False)["input_ids"]
+        assert exported(text, add_special_tokens=False)["input_ids"] == \
+            ours(text, add_special_tokens=False)["input_ids"]
     model = AutoModelForCausalLM.from_pretrained(result.model_dir)
     prompt = exported("今日の一句", add_special_tokens=False, return_tensors="pt")
     output = model.generate(**prompt, max_new_tokens=12, do_sample=False, pad_token_id=exported.pad_token_id)

@@ -143,8 +143,8 @@ def tokenize_view(tokenizer_dir: str, text: str) -> list[dict]:
         for piece in pieces:
             starts.append(position)
             position += len(piece)
-    return [{"id": int(token_id), "text": WORD_MARKER if marker and not piece else piece.decode("utf-8", errors="replace"),
-             "start": start, "end": start + len(piece), "bytes": piece.hex(" ")}
+    return [{"id": int(token_id), "start": start, "end": start + len(piece), "bytes": piece.hex(" "),
+             "text": WORD_MARKER if marker and not piece else piece.decode("utf-8", errors="replace")}
             for token_id, piece, start, marker in zip(ids, pieces, starts, markers)]
 
 

@@ -219,3 +219,119 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "locale": "ja-JP", "viewport": {"width": 1280, "height": 900}}
+
+
+# -- rinna's Japanese GPT-2, stood in for (no Hub here) ---------------------------------------------------------
+
+HAIKU_DIARY = ROOT / "training" / "seed" / "corpora" / "ja-haiku-diary.txt"
+# A few lower-case Latin words, so that do_lower_case shows: rinna's vocabulary has lower-case letters only.
+LATIN_LINES = ["today i took the bus to the library.", "the cat and the dog sat in the rain."] * 20
+RINNA_SPECIALS = ["<unk>", "<s>", "</s>", "[PAD]", "[CLS]", "[SEP]", "[MASK]"]  # ids 0..6, as rinna's spiece.model
+# rinna/japanese-gpt2-small's tokenizer_config.json and special_tokens_map.json, key for key.
+RINNA_TOKENIZER_CONFIG = {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "[PAD]", "extra_ids": 0,
+                          "additional_special_tokens": [], "sp_model_kwargs": {}, "bos_token": "<s>",
+                          "cls_token": "[CLS]", "sep_token": "[SEP]", "mask_token": "[MASK]", "do_lower_case": True,
+                          "tokenizer_class": "T5Tokenizer"}
+RINNA_SPECIAL_TOKENS_MAP = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "[SEP]",
+                            "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"}
+RINNA_TEST_ARCH = {"n_embd": 32, "n_layer": 2, "n_head": 2, "n_positions": 64}
+
+
+def build_rinna_standin(directory: Path, *, pickled_only: bool = False, vocab_size: int = 600) -> Path:
+    """A tiny stand-in for rinna/japanese-gpt2-small with the files its repository has:
+    config.json (GPT2LMHeadModel, bos 1, eos 2), model.safetensors (or, with pickled_only, only
+    pytorch_model.bin as torch.save wrote it, old attention buffers included), spiece.model (a
+    unigram SentencePiece trained on the shipped haiku diary, special pieces at rinna's ids),
+    tokenizer_config.json naming T5Tokenizer with do_lower_case, special_tokens_map.json, README.md."""
+    import json
+
+    import sentencepiece
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = [line for line in HAIKU_DIARY.read_text(encoding="utf-8").splitlines() if line.strip()] + LATIN_LINES
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines), model_prefix=str(directory / "spiece"), model_type="unigram",
+        vocab_size=vocab_size, character_coverage=1.0, unk_id=0, bos_id=1, eos_id=2, pad_id=3, pad_piece="[PAD]",
+        user_defined_symbols=["[CLS]", "[SEP]", "[MASK]"], minloglevel=2, num_threads=1)
+    (directory / "spiece.vocab").unlink()
+    (directory / "tokenizer_config.json").write_text(json.dumps(RINNA_TOKENIZER_CONFIG))
+    (directory / "special_tokens_map.json").write_text(json.dumps(RINNA_SPECIAL_TOKENS_MAP))
+    (directory / "README.md").write_text("# japanese-gpt2-small (test stand-in)\n")
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=vocab_size, bos_token_id=1, eos_token_id=2, **RINNA_TEST_ARCH)
+    model = GPT2LMHeadModel(config)
+    model.save_pretrained(str(directory))
+    (directory / "generation_config.json").unlink()  # rinna's repositories have none
+    if pickled_only:
+        (directory / "model.safetensors").unlink()
+        state = model.state_dict()  # lm_head.weight and transformer.wte.weight share one tensor
+        positions = config.n_positions
+        for layer in range(config.n_layer):  # what transformers 4.x saved with GPT-2 weights
+            state[f"transformer.h.{layer}.attn.bias"] = torch.tril(torch.ones(positions, positions)).view(
+                1, 1, positions, positions)
+            state[f"transformer.h.{layer}.attn.masked_bias"] = torch.tensor(-1e4)
+        torch.save(state, directory / "pytorch_model.bin")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def rinna_standin_dir(tmp_path_factory) -> Path:
+    return build_rinna_standin(tmp_path_factory.mktemp("rinna") / "japanese-gpt2-small")
+
+
+@pytest.fixture(scope="session")
+def rinna_pickled_dir(tmp_path_factory) -> Path:
+    """The same stand-in with only pytorch_model.bin (no safetensors). Copy it before converting."""
+    return build_rinna_standin(tmp_path_factory.mktemp("rinna-bin") / "japanese-gpt2-small", pickled_only=True)
+
+
+class FakeHub:
+    """huggingface_hub.snapshot_download over local folders: the one edge the tests replace.
+
+    It writes the cache layout the real one writes (models--org--name/blobs, snapshots/<rev>
+    with links to the blobs, refs/main), honours allow_patterns, and records its calls."""
+
+    REVISION = "0123456789abcdef0123456789abcdef01234567"
+
+    def __init__(self):
+        self.repos: dict[str, Path] = {}
+        self.calls: list[tuple[str, tuple]] = []
+
+    def add(self, repo_id: str, folder: Path) -> None:
+        self.repos[repo_id] = Path(folder)
+
+    def snapshot_download(self, repo_id, *, cache_dir=None, allow_patterns=None, **kwargs):
+        import fnmatch
+        import hashlib
+        import shutil
+
+        self.calls.append((repo_id, tuple(allow_patterns or ())))
+        if repo_id not in self.repos:
+            raise OSError(f"404: repository {repo_id} not found")
+        repo = Path(cache_dir) / ("models--" + repo_id.replace("/", "--"))
+        snapshot = repo / "snapshots" / self.REVISION
+        (repo / "blobs").mkdir(parents=True, exist_ok=True)
+        snapshot.mkdir(parents=True, exist_ok=True)
+        for file in sorted(self.repos[repo_id].iterdir()):
+            if allow_patterns and not any(fnmatch.fnmatch(file.name, pattern) for pattern in allow_patterns):
+                continue
+            link = snapshot / file.name
+            if os.path.lexists(link):
+                continue
+            blob = repo / "blobs" / hashlib.sha256(file.read_bytes()).hexdigest()
+            shutil.copyfile(file, blob)
+            link.symlink_to(os.path.relpath(blob, snapshot))
+        (repo / "refs").mkdir(exist_ok=True)
+        (repo / "refs" / "main").write_text(self.REVISION)
+        return str(snapshot)
+
+
+@pytest.fixture
+def fake_hub(monkeypatch) -> FakeHub:
+    import huggingface_hub
+
+    hub = FakeHub()
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", hub.snapshot_download)
+    return hub

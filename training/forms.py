@@ -95,7 +95,7 @@ class RunForm(forms.Form):
         base_choices, missing_values = [], []
         for base in BaseModel.objects.filter(enabled=True):
             value = f"base:{base.key}"
-            label = f"{base.name} · {base.size}" if base.size else base.name
+            label = f"{base.display_name} · {base.size}" if base.size else base.display_name
             if base.is_present:
                 self.bases[value] = base
             else:

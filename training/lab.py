@@ -141,8 +141,13 @@ def token_rows(tokenizer_dir: str, text: str) -> list[dict]:
     rows = []
     for token in tokenize_view(tokenizer_dir, text):
         start, end = token["start"], token["end"]
-        if end <= start or end > len(owner_of_byte):
-            continue  # special tokens carry no bytes of the text
+        if end < start or end > len(owner_of_byte):
+            continue
+        if end == start:  # a SentencePiece word marker ("▁") that holds no character of the text
+            position = owner_of_byte[start] if start < len(owner_of_byte) else len(text)
+            rows.append({"id": token["id"], "text": token["text"], "bytes": "", "byte_length": 0, "start": start,
+                         "end": end, "char_start": position, "char_end": position, "partial": False})
+            continue
         first, last = owner_of_byte[start], owner_of_byte[end - 1]
         rows.append({
             "id": token["id"], "text": text[first:last + 1], "bytes": token["bytes"], "byte_length": end - start,

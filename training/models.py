@@ -92,6 +92,11 @@ class Dataset(models.Model):
         """Whether the original upload is kept, so the notation can be removed or kept anew."""
         return bool(self.original) and bool(self.notation.get("detected"))
 
+    def tokens_for(self, base_key: str) -> int:
+        """Tokens under that base's own tokenizer when the check counted them (rinna's
+        SentencePiece needs far fewer than GPT-2's for Japanese), else the GPT-2 count."""
+        return int((self.report.get("tokens_by_base") or {}).get(base_key) or self.tokens)
+
 
 class BaseModel(models.Model):
     """What a run starts from: a from-scratch preset or a pretrained GPT-2 (Hub id or local directory)."""
@@ -119,7 +124,14 @@ class BaseModel(models.Model):
         verbose_name_plural = _("base models")
 
     def __str__(self):
-        return self.name
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """The name in the reader's language when it is one of the seeded names (msgids)."""
+        from django.utils.translation import gettext
+
+        return gettext(self.name) if self.name else self.name
 
     @property
     def is_scratch(self) -> bool:

@@ -61,7 +61,7 @@ def dataset_check(*, dataset: Dataset) -> Dataset:
 
     try:
         report = check_dataset(str(dataset.path), tokenizer_dir=None, max_bytes=conf.dataset_stored_max_bytes(),
-                               base_kinds=tuple(_base_keys_for_check()))
+                               base_kinds=tuple(_base_keys_for_check()), cache_dir=str(conf.models_dir()))
     except DatasetError as exc:
         dataset.report, dataset.error_code, dataset.error_params = {}, exc.code, dict(exc.params or {})
     else:
@@ -313,13 +313,14 @@ def run_plan(*, owner, dataset: Dataset, base_model: BaseModel | None = None, ba
         preset=preset, options={**conf.extra_hyperparameters(), **(options or {})},
         block_size_limit=base_block_size_limit(base_model=base_model, base_run=base_run),
         lora_allowed=base_model is not None and base_model.kind == BaseModel.PRETRAINED)
-    budget = run_budget(tokens=dataset.tokens, hyperparameters=hyperparameters)
+    base_key = str(base_run.export_dir) if base_run is not None else base_model.engine_key
+    tokens = dataset.tokens_for(base_key)  # under the base's own tokenizer when the check counted it
+    budget = run_budget(tokens=tokens, hyperparameters=hyperparameters)
     if budget > conf.max_token_budget():
         raise ValidationError(_("This run would process about %(tokens)s tokens; the limit is %(limit)s. "
                                 "Lower the epochs or set a maximum number of steps.")
                               % {"tokens": f"{budget:,}", "limit": f"{conf.max_token_budget():,}"})
-    base_key = str(base_run.export_dir) if base_run is not None else base_model.engine_key
-    estimate = run_estimate_seconds(tokens=dataset.tokens, base_key=base_key, hyperparameters=hyperparameters)
+    estimate = run_estimate_seconds(tokens=tokens, base_key=base_key, hyperparameters=hyperparameters)
     if estimate * 1.2 > conf.job_timeout_max():
         raise ValidationError(_("This run would take too long (about %(hours)s hours). "
                                 "Lower the epochs or set a maximum number of steps.")

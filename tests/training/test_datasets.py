@@ -115,7 +115,8 @@ def test_seed_training_is_idempotent(db, settings, tmp_path, monkeypatch):
     call_command("seed_training")
     call_command("seed_training")
     assert Dataset.objects.filter(is_sample=True, published=True).count() == 1
-    assert set(BaseModel.objects.values_list("key", flat=True)) == {"tiny", "small", "gpt2", "distilgpt2"}
+    assert set(BaseModel.objects.values_list("key", flat=True)) == {
+        "tiny", "small", "gpt2", "distilgpt2", "rinna-ja-xsmall", "rinna-ja-small", "rinna-ja-medium"}
     tiny = BaseModel.objects.get(key="tiny")
     assert tiny.is_present and not BaseModel.objects.get(key="gpt2").is_present
     # An instructor's edit survives a second seeding; a lost sample file is restored.

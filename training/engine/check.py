@@ -1,4 +1,7 @@
 """The dataset check run before any training: figures a student can read, or a refusal."""
+import hashlib
+
+from .bases import local_model_dir
 from .config import DEFAULT_MAX_BYTES, DatasetReport
 from .corpus import read_corpus, text_figures
 from .data import count_tokens, tokenize_corpus, too_small
@@ -9,12 +12,16 @@ DEFAULT_BASE_KINDS = ("scratch:tiny", "scratch:small", "gpt2")
 
 
 def check_dataset(path: str, *, tokenizer_dir: str | None = None, block_size: int = 128,
-                  max_bytes: int = DEFAULT_MAX_BYTES, base_kinds=DEFAULT_BASE_KINDS) -> DatasetReport:
+                  max_bytes: int = DEFAULT_MAX_BYTES, base_kinds=DEFAULT_BASE_KINDS,
+                  cache_dir: str | None = None) -> DatasetReport:
     """Figures for a text file; raises DatasetError (empty, unknown_encoding, binary, too_large,
     too_small, jsonl_missing_text, jsonl_invalid, csv_missing_text) when it cannot be used.
 
     Tokens are counted with the tokenizer in `tokenizer_dir`, or with GPT-2's when None: with
     GPT-2's vocabulary a Japanese character costs about one token or more, an English word about one.
+    Pretrained bases in `base_kinds` that are on this machine (hub ids cached in `cache_dir`)
+    and bring their own vocabulary, such as rinna's SentencePiece, are counted again with it:
+    their estimates use those counts, kept in `tokens_by_base`.
     """
     corpus = read_corpus(path, max_bytes=max_bytes)
     tokenizer = load_tokenizer(tokenizer_dir or gpt2_tokenizer_dir())
@@ -23,11 +30,42 @@ def check_dataset(path: str, *, tokenizer_dir: str | None = None, block_size: in
     if blocks == 0:
         raise too_small(tokens, block_size)
     figures = text_figures(corpus.documents)
-    estimates = {base: estimate_seconds(tokens, base=base, block_size=block_size) for base in base_kinds}
+    tokens_by_base = own_token_counts(corpus, base_kinds, cache_dir=cache_dir, skip=tokenizer)
+    estimates = {base: estimate_seconds(tokens_by_base.get(base, tokens), base=base, block_size=block_size)
+                 for base in base_kinds}
     return DatasetReport(
         chars=figures["chars"], lines=figures["lines"], duplicate_lines=figures["duplicate_lines"],
         bytes=corpus.bytes, tokens=tokens, tokens_per_char=round(tokens / max(1, figures["chars"]), 4),
         blocks=blocks, tokenizer="gpt2" if is_gpt2_vocabulary(tokenizer) else "trained",
-        japanese_share=figures["japanese_share"], estimated_seconds=estimates,
+        japanese_share=figures["japanese_share"], estimated_seconds=estimates, tokens_by_base=tokens_by_base,
         repeated_lines=figures["repeated_lines"],
     )
+
+
+def own_token_counts(corpus, base_kinds, *, cache_dir: str | None, skip) -> dict:
+    """Token counts of the corpus under each present pretrained base's own tokenizer, for the
+    bases whose vocabulary differs from `skip` (the one already counted)."""
+    skip_gpt2 = is_gpt2_vocabulary(skip)
+    skip_key = None if skip_gpt2 else _vocabulary_key(skip)
+    counts, by_vocabulary = {}, {}
+    for base in base_kinds:
+        if base.startswith("scratch:"):
+            continue
+        directory = local_model_dir(base, cache_dir=cache_dir)
+        if directory is None:
+            continue
+        tokenizer = load_tokenizer(directory)
+        if skip_gpt2 and is_gpt2_vocabulary(tokenizer):
+            continue
+        key = _vocabulary_key(tokenizer)  # rinna's xsmall, small and medium share one: count it once
+        if key == skip_key:
+            continue
+        if key not in by_vocabulary:
+            by_vocabulary[key] = count_tokens(tokenize_corpus(corpus, tokenizer))
+        counts[base] = by_vocabulary[key]
+    return counts
+
+
+def _vocabulary_key(tokenizer) -> str:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    return hashlib.sha256(backend.to_str().encode()).hexdigest() if backend is not None else str(id(tokenizer))

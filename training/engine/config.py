@@ -109,6 +109,7 @@ class DatasetReport:
     japanese_share: float
     estimated_seconds: dict = field(default_factory=dict)
     repeated_lines: list = field(default_factory=list)  # [{"line": text, "count": n}], most repeated first
+    tokens_by_base: dict = field(default_factory=dict)  # base -> tokens under its own tokenizer, when not GPT-2's
 
     def to_dict(self) -> dict:
         return asdict(self)

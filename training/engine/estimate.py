@@ -16,6 +16,7 @@ KNOWN_BASES = {
     "openai-community/gpt2": (12, 768, 50257),
     "gpt2-medium": (24, 1024, 50257),
     "openai-community/gpt2-medium": (24, 1024, 50257),
+    "rinna/japanese-gpt2-medium": (24, 1024, 32000),
     "rinna/japanese-gpt2-small": (12, 768, 32000),
     "rinna/japanese-gpt2-xsmall": (6, 512, 32000),
 }

@@ -133,17 +133,44 @@ def tokenize_view(tokenizer_dir: str, text: str) -> list[dict]:
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = encoded["input_ids"]
     pieces = token_bytes(tokenizer, ids)
-    if not pieces or b"".join(pieces) != text.encode("utf-8"):
-        pieces = [text[a:b].encode("utf-8") for a, b in encoded["offset_mapping"]]  # not byte-level
-        starts = [len(text[:a].encode("utf-8")) for a, _ in encoded["offset_mapping"]]
+    markers = [False] * len(ids)
+    if not pieces or b"".join(pieces) != text.encode("utf-8"):  # not byte-level: spans of characters
+        spans, markers = _character_spans(tokenizer.convert_ids_to_tokens(ids), encoded["offset_mapping"], text)
+        pieces = [text[a:b].encode("utf-8") for a, b in spans]
+        starts = [len(text[:a].encode("utf-8")) for a, _ in spans]
     else:
         starts, position = [], 0
         for piece in pieces:
             starts.append(position)
             position += len(piece)
-    return [{"id": int(token_id), "text": piece.decode("utf-8", errors="replace"), "start": start,
-             "end": start + len(piece), "bytes": piece.hex(" ")}
-            for token_id, piece, start in zip(ids, pieces, starts)]
+    return [{"id": int(token_id), "start": start, "end": start + len(piece), "bytes": piece.hex(" "),
+             "text": WORD_MARKER if marker and not piece else piece.decode("utf-8", errors="replace")}
+            for token_id, piece, start, marker in zip(ids, pieces, starts, markers)]
+
+
+WORD_MARKER = "\u2581"  # SentencePiece's "▁": a word starts here (it stands for the space before it)
+
+
+def _character_spans(tokens: list[str], offsets, text: str) -> tuple[list[tuple[int, int]], list[bool]]:
+    """Character spans that do not overlap, and which tokens are a bare word marker.
+
+    A SentencePiece tokenizer (rinna's) puts a bare "▁" token before some words; its offsets
+    repeat those of the next token. It stands for the white space it replaced (a space or a
+    line break, which the tokenizer drops), or for nothing at the start of the text.
+    """
+    spans, markers, end = [], [], 0
+    for token, (a, b) in zip(tokens, offsets):
+        marker = token == WORD_MARKER
+        if marker:
+            gap = text[end:a] if a >= end else ""
+            span = (end, a) if gap and not gap.strip() else (max(a, end), max(a, end))
+        else:
+            start = max(a, end)
+            span = (start, max(b, start))
+        spans.append(span)
+        markers.append(marker)
+        end = span[1]
+    return spans, markers
 
 
 def attention_weights(model_dir: str, text: str, *, max_tokens: int = 24) -> dict:

@@ -1,5 +1,7 @@
 """Tokenizers: the genuine GPT-2 BPE shipped in assets/, one trained on a corpus for the
-from-scratch base, and loading either from a directory."""
+from-scratch base, and loading either from a directory (including SentencePiece ones such as
+rinna's Japanese GPT-2, see _repair_sentencepiece)."""
+import json
 import os
 import threading
 from collections import OrderedDict
@@ -37,7 +39,7 @@ def load_tokenizer(directory: str):
 
 
 def _stamp(directory: str) -> float:
-    names = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt")
+    names = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "spiece.model")
     return max((os.path.getmtime(os.path.join(directory, n)) for n in names
                 if os.path.exists(os.path.join(directory, n))), default=0.0)
 
@@ -51,9 +53,59 @@ def _load_uncached(directory: str):
         # Bare vocab.json + merges.txt (like assets/gpt2). Never the constructor with
         # vocab_file=: in transformers 5 it silently builds a one-token tokenizer.
         tokenizer = GPT2TokenizerFast.from_pretrained(directory, local_files_only=True)
+    tokenizer = _repair_sentencepiece(tokenizer, _tokenizer_config(directory))
     if tokenizer.eos_token is None:
         tokenizer.eos_token = EOS_TOKEN
     return tokenizer
+
+
+def _tokenizer_config(directory: str) -> dict:
+    try:
+        with open(os.path.join(directory, "tokenizer_config.json"), encoding="utf-8") as f:
+            config = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def _repair_sentencepiece(tokenizer, config: dict):
+    """A SentencePiece (Unigram) tokenizer as its authors meant it, as a plain fast tokenizer.
+
+    rinna's Japanese GPT-2 ships spiece.model with a tokenizer_config naming T5Tokenizer and
+    do_lower_case. transformers 5 converts it to a T5Tokenizer that (1) maps unknown text to
+    id 2, T5's <unk> but rinna's </s>, so an unknown character would end every document, and
+    (2) ignores do_lower_case, although rinna's vocabulary holds lower-case Latin letters only.
+    The repaired tokenizer uses the file's own <unk> id and lower-cases in its normalizer. It
+    is returned as a generic fast tokenizer so that save_pretrained writes exactly this
+    tokenizer.json and AutoTokenizer reads the export back with the same ids (naming
+    T5Tokenizer would rebuild the faulty one). Like T5Tokenizer it appends </s> unless asked
+    not to: the engine encodes with add_special_tokens=False everywhere.
+    """
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return tokenizer
+    state = json.loads(backend.to_str())
+    model = state.get("model") or {}
+    if model.get("type") != "Unigram":
+        return tokenizer
+    changed = False
+    unk_id = tokenizer.convert_tokens_to_ids(tokenizer.unk_token) if tokenizer.unk_token else None
+    if unk_id is not None and model.get("unk_id") != unk_id:
+        model["unk_id"], changed = unk_id, True
+    lower_case = bool(config.get("do_lower_case"))
+    if lower_case and '"Lowercase"' not in json.dumps(state.get("normalizer")):
+        parts = [state["normalizer"]] if state.get("normalizer") else []
+        state["normalizer"] = {"type": "Sequence", "normalizers": [*parts, {"type": "Lowercase"}]}
+        changed = True
+    if not changed and type(tokenizer).__name__ != "T5Tokenizer":
+        return tokenizer
+    special = {name: value for name, value in tokenizer.special_tokens_map.items() if isinstance(value, str)}
+    extra = {"do_lower_case": True} if lower_case else {}
+    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(state)),
+                                   model_max_length=tokenizer.model_max_length, **special, **extra)
 
 
 def is_gpt2_vocabulary(tokenizer) -> bool:

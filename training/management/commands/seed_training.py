@@ -3,6 +3,7 @@ from pathlib import Path
 
 from django.core.files import File
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext_noop
 
 from training import services
 from training.models import BaseModel, Dataset
@@ -19,11 +20,19 @@ CORPUS_NAMES = {
 }
 
 BASE_MODELS = [
-    # key, name, kind, source, language, size, order
+    # key, name, kind, source, language, size, order. Names are msgids: BaseModel.display_name
+    # shows them translated (an instructor's own name is shown as typed).
     ("tiny", "Tiny GPT (from scratch)", BaseModel.SCRATCH, "tiny", "", "", 1),
     ("small", "Small GPT (from scratch)", BaseModel.SCRATCH, "small", "", "", 2),
     ("gpt2", "GPT-2 (124M)", BaseModel.PRETRAINED, "gpt2", "en", "124M", 10),
     ("distilgpt2", "DistilGPT-2 (82M)", BaseModel.PRETRAINED, "distilgpt2", "en", "82M", 11),
+    # rinna's Japanese GPT-2 (MIT): GPT-2 weights, SentencePiece vocabulary of 32,000 pieces.
+    ("rinna-ja-xsmall", gettext_noop("Japanese GPT-2 xsmall (rinna)"), BaseModel.PRETRAINED,
+     "rinna/japanese-gpt2-xsmall", "ja", "37M", 12),
+    ("rinna-ja-small", gettext_noop("Japanese GPT-2 small (rinna)"), BaseModel.PRETRAINED,
+     "rinna/japanese-gpt2-small", "ja", "110M", 13),
+    ("rinna-ja-medium", gettext_noop("Japanese GPT-2 medium (rinna)"), BaseModel.PRETRAINED,
+     "rinna/japanese-gpt2-medium", "ja", "336M", 14),
 ]
 
 

@@ -74,7 +74,9 @@ def make_config(tmp_path, corpus_path):
         values = dict(data_path=corpus_path, output_dir=str(tmp_path / "run"), base_kind="scratch",
                       base_source="test", vocab_size=400, block_size=32, batch_size=4, max_steps=12,
                       eval_every_steps=6, sample_max_new_tokens=6, num_threads=1, seed=3,
-                      learning_rate=3e-3)
+                      learning_rate=3e-3,
+                      # Checkpoints by step only: one by time would land where a slow machine is.
+                      checkpoint_every_seconds=3600.0)
         values.update(overrides)
         return TrainConfig(**values)
 

@@ -11,9 +11,10 @@ EN_WORDS = ("the ship sailed over the grey sea while the cook sang about salt wi
 JA_SENTENCES = ["今日は朝から雨が降っていた。", "駅まで歩いて猫に会った。", "夕飯にカレーを作った。",
                 "図書館で本を三冊借りた。", "夜は静かで月がきれいだった。", "今日の一句　春の風"]
 
-# Fast values for real training in tests: tiny vocabulary, frequent reports, one thread.
+# Fast values for real training in tests: tiny vocabulary, frequent reports, one thread, and
+# checkpoints by step only (a checkpoint by time would land where a slow machine happens to be).
 FAST = {"vocab_size": 300, "block_size": 32, "batch_size": 4, "eval_every_steps": 5, "sample_max_new_tokens": 8,
-        "num_threads": 1, "progress_every_seconds": 0.2}
+        "num_threads": 1, "progress_every_seconds": 0.2, "checkpoint_every_seconds": 3600}
 
 
 def make_text(lines: int, seed: int = 0) -> str:

@@ -1,0 +1,45 @@
+"""Sample prompts taken from the student's own held-out text: the beginnings of a few lines
+of the validation blocks, so a haiku diary is sampled from 「2024年1月3日」, not from
+「昔々、ある村に」, and the samples show whether the model learned the text's layout."""
+import random
+
+from .corpus import JAPANESE_CHARS
+
+PROMPT_WORDS = 3  # space-separated text: the first words of a line
+PROMPT_CHARS = 8  # Japanese (no spaces): the first characters, at most half of the line
+MIN_LINE_CHARS = 4
+
+
+def held_out_prompts(texts: list[str], *, count: int, seed: int) -> list[str]:
+    """`count` distinct line beginnings from the decoded validation blocks, chosen by seed.
+
+    The first line of a block may start in the middle of a line, so it is skipped; lines
+    with a broken character (a block edge cutting one) are skipped too. A text without line
+    breaks gives the beginning of its blocks' second sentence instead."""
+    if count <= 0:
+        return []
+    candidates: list[str] = []
+    for text in texts:
+        for line in text.split("\n")[1:]:
+            prompt = line_beginning(line)
+            if prompt and prompt not in candidates:
+                candidates.append(prompt)
+    if not candidates:
+        for text in texts:
+            for marker in ("。", ". ", "! ", "? "):
+                if marker in text:
+                    prompt = line_beginning(text.split(marker, 1)[1])
+                    if prompt and prompt not in candidates:
+                        candidates.append(prompt)
+                    break
+    rng = random.Random(seed)
+    return rng.sample(candidates, min(count, len(candidates)))
+
+
+def line_beginning(line: str) -> str:
+    line = line.strip()
+    if len(line) < MIN_LINE_CHARS or "\ufffd" in line or not any(ch.isalnum() for ch in line):
+        return ""
+    if len(JAPANESE_CHARS.findall(line)) * 2 < len(line) and len(line.split(" ")) > PROMPT_WORDS:
+        return " ".join(line.split(" ")[:PROMPT_WORDS])
+    return line[:max(2, min(PROMPT_CHARS, len(line) // 2))]

@@ -18,12 +18,15 @@ def held_out_prompts(texts: list[str], *, count: int, seed: int) -> list[str]:
     breaks gives the beginning of its blocks' second sentence instead."""
     if count <= 0:
         return []
-    candidates: list[str] = []
+    complete, cut = [], []
     for text in texts:
-        for line in text.split("\n")[1:]:
-            prompt = line_beginning(line)
-            if prompt and prompt not in candidates:
-                candidates.append(prompt)
+        pieces = text.split("\n")
+        complete.extend(pieces[1:-1])  # whole lines
+        cut.extend(pieces[-1:] if len(pieces) > 1 else [])  # a line start, maybe cut by the block end
+    candidates = _beginnings(complete)
+    if len(candidates) < count:  # few whole lines: also lines the block end may have cut
+        long_cut = [line for line in cut if len(line.strip()) >= 2 * MIN_LINE_CHARS]
+        candidates += [p for p in _beginnings(long_cut) if p not in candidates]
     if not candidates:
         for text in texts:
             for marker in ("。", ". ", "! ", "? "):
@@ -34,6 +37,15 @@ def held_out_prompts(texts: list[str], *, count: int, seed: int) -> list[str]:
                     break
     rng = random.Random(seed)
     return rng.sample(candidates, min(count, len(candidates)))
+
+
+def _beginnings(lines: list[str]) -> list[str]:
+    found: list[str] = []
+    for line in lines:
+        prompt = line_beginning(line)
+        if prompt and prompt not in found:
+            found.append(prompt)
+    return found
 
 
 def line_beginning(line: str) -> str:

@@ -14,6 +14,14 @@ def test_prompts_are_beginnings_of_whole_held_out_lines():
     assert all(any(line.startswith(p) and len(p) < len(line) for line in whole_lines) for p in prompts)
 
 
+def test_prompts_of_different_kinds_of_lines_come_first():
+    blocks = ["x\nDay 1 aboard the ship today\nDay 2 aboard the ship today\nDay 3 aboard the ship today\n"
+              "Shanty: Then the wind has come\nend"]
+    for seed in range(5):
+        prompts = held_out_prompts(blocks, count=2, seed=seed)
+        assert "Shanty: Then the" in prompts and len(prompts) == 2
+
+
 def test_the_choice_is_deterministic_by_seed():
     assert held_out_prompts(DIARY_BLOCKS, count=2, seed=1) == held_out_prompts(DIARY_BLOCKS, count=2, seed=1)
     choices = {tuple(held_out_prompts(DIARY_BLOCKS, count=2, seed=seed)) for seed in range(10)}

@@ -36,7 +36,21 @@ def held_out_prompts(texts: list[str], *, count: int, seed: int) -> list[str]:
                         candidates.append(prompt)
                     break
     rng = random.Random(seed)
-    return rng.sample(candidates, min(count, len(candidates)))
+    shuffled = rng.sample(candidates, len(candidates))
+    # Prefer beginnings that differ in their first word ("Day 3 aboard", "Shanty: And", ...):
+    # a diary whose lines all start with a date still gets one prompt of each kind of line.
+    chosen, heads = [], set()
+    for prompt in shuffled:
+        if _head(prompt) not in heads:
+            chosen.append(prompt)
+            heads.add(_head(prompt))
+    chosen += [prompt for prompt in shuffled if prompt not in chosen]
+    return chosen[:count]
+
+
+def _head(prompt: str) -> str:
+    words = prompt.split(" ")
+    return words[0] if len(words) > 1 else prompt[:2]
 
 
 def _beginnings(lines: list[str]) -> list[str]:

@@ -182,10 +182,12 @@ def tokenizer_summary(tokenizer, *, tokens: int, chars: int, longest: int = 8) -
     for token, token_id in tokenizer.get_vocab().items():
         if token in special or BYTE_TOKEN.match(token):
             continue
-        pieces.append(tokenizer.decode([token_id]))
-    pieces.sort(key=lambda piece: (-len(piece), piece))
+        pieces.append((tokenizer.decode([token_id]), token_id))
+    # Longest first; among equals the earlier merge, which BPE made because it was more frequent.
+    pieces.sort(key=lambda item: (-len(item[0]), item[1]))
     return {"vocab_size": len(tokenizer), "byte_fallback": has_byte_fallback(tokenizer),
-            "tokens_per_char": round(tokens / max(1, chars), 4), "longest_tokens": pieces[:longest]}
+            "tokens_per_char": round(tokens / max(1, chars), 4),
+            "longest_tokens": [piece for piece, _ in pieces[:longest]]}
 
 
 def _replace_dir(source: str, target: str) -> None:

@@ -30,6 +30,7 @@ def test_the_choice_is_deterministic_by_seed():
 
 def test_a_beginning_is_a_few_words_or_a_few_japanese_characters():
     assert line_beginning("Day 12 aboard the Salt Magpie.") == "Day 12 aboard"
+    assert line_beginning("the calm sea") == "the calm" and line_beginning("sang nightly") == "sang"
     assert line_beginning("朝、バス停で霜柱を踏んだ。少し眠い一日だった。") == "朝、バス停で霜柱"
     assert line_beginning("今日の一句　寒の月") == "今日の一"
     assert line_beginning("ab") == "" and line_beginning("----") == "" and line_beginning("壊れ\ufffdた行です") == ""

@@ -66,6 +66,7 @@ def line_beginning(line: str) -> str:
     line = line.strip()
     if len(line) < MIN_LINE_CHARS or "\ufffd" in line or not any(ch.isalnum() for ch in line):
         return ""
-    if len(JAPANESE_CHARS.findall(line)) * 2 < len(line) and len(line.split(" ")) > PROMPT_WORDS:
-        return " ".join(line.split(" ")[:PROMPT_WORDS])
+    words = line.split(" ")
+    if len(JAPANESE_CHARS.findall(line)) * 2 < len(line) and len(words) > 1:
+        return " ".join(words[:min(PROMPT_WORDS, len(words) - 1)])  # leave a word to continue
     return line[:max(2, min(PROMPT_CHARS, len(line) // 2))]

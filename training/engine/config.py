@@ -1,10 +1,6 @@
 """Plain-value dataclasses exchanged with the Django app, and the named presets."""
 from dataclasses import asdict, dataclass, field
 
-# Samples start from the beginnings of a few held-out lines of the student's text (see
-# prompts.py); these are the student's own extra prompts, at most this many and this long.
-MAX_EXTRA_PROMPTS = 3
-MAX_PROMPT_CHARS = 100
 
 # From-scratch GPT-2 architectures sized for a CPU. vocab_size comes from the trained tokenizer.
 MODEL_PRESETS: dict[str, dict] = {

@@ -4,7 +4,12 @@ import math
 import pytest
 
 from training.engine import train
-from training.engine.data import EVAL_MAX_TOKENS, VAL_MIN_TOKENS, eval_block_count, validation_blocks
+from training.engine.data import (
+    EVAL_MAX_TOKENS,
+    VAL_MIN_TOKENS,
+    eval_block_count,
+    validation_blocks,
+)
 
 
 @pytest.mark.parametrize("count, block_size, fraction, expected", [

@@ -15,8 +15,8 @@ def test_prompts_are_beginnings_of_whole_held_out_lines():
 
 
 def test_prompts_of_different_kinds_of_lines_come_first():
-    blocks = ["x\nDay 1 aboard the ship today\nDay 2 aboard the ship today\nDay 3 aboard the ship today\n"
-              "Shanty: Then the wind has come\nend"]
+    blocks = [("x\nDay 1 aboard the ship today\nDay 2 aboard the ship today\nDay 3 aboard the ship today\n"
+               "Shanty: Then the wind has come\nend")]
     for seed in range(5):
         prompts = held_out_prompts(blocks, count=2, seed=seed)
         assert "Shanty: Then the" in prompts and len(prompts) == 2

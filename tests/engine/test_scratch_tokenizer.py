@@ -2,15 +2,24 @@
 own, byte fallback for the rest; and a from-scratch model that never writes a character
 absent from its training text."""
 import json
-import os
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
-from training.engine import generate, gpt2_tokenizer_dir, tokenize_view, train
-from training.engine import tokenization
+from training.engine import (
+    generate,
+    gpt2_tokenizer_dir,
+    tokenization,
+    tokenize_view,
+    train,
+)
 from training.engine.tokenization import (
-    byte_fallback_ids, chars_per_token, load_tokenizer, train_bpe_tokenizer, vocabulary_plan,
+    byte_fallback_ids,
+    chars_per_token,
+    load_tokenizer,
+    train_bpe_tokenizer,
+    vocabulary_plan,
 )
 
 from .conftest import make_text
@@ -62,8 +71,7 @@ def test_a_configured_vocab_size_bounds_the_merges_never_the_alphabet():
 
 
 def test_a_small_corpus_gets_no_phrase_tokens(tmp_path):
-    diary = open(os.path.join(os.path.dirname(__file__), "../../training/seed/corpora/ja-haiku-diary.txt"),
-                 encoding="utf-8").read()
+    diary = (Path(__file__).parents[2] / "training/seed/corpora/ja-haiku-diary.txt").read_text(encoding="utf-8")
     tokenizer = load_tokenizer(train_bpe_tokenizer([diary], str(tmp_path / "tok")))
     longest = max(len(tokenizer.decode([i])) for i in range(len(tokenizer)) if i not in byte_fallback_ids(tokenizer)
                   and i != tokenizer.eos_token_id)
@@ -99,7 +107,7 @@ def test_it_loads_as_a_fast_tokenizer_with_the_model_context(tokenizer_dir):
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
     assert isinstance(tokenizer, PreTrainedTokenizerFast)
     assert tokenizer.model_max_length == 96 and tokenizer.eos_token_id == 0
-    config = json.load(open(os.path.join(tokenizer_dir, "tokenizer_config.json")))
+    config = json.loads((Path(tokenizer_dir) / "tokenizer_config.json").read_text(encoding="utf-8"))
     assert config["tokenizer_class"] == "PreTrainedTokenizerFast"  # also known to transformers 4
 
 

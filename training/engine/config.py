@@ -1,7 +1,6 @@
 """Plain-value dataclasses exchanged with the Django app, and the named presets."""
 from dataclasses import asdict, dataclass, field
 
-
 # From-scratch GPT-2 architectures sized for a CPU. vocab_size comes from the trained tokenizer.
 MODEL_PRESETS: dict[str, dict] = {
     "tiny": {"n_embd": 128, "n_layer": 4, "n_head": 4, "n_positions": 256},

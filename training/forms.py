@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from training import conf
 from training.models import BaseModel, TrainingRun
-from training.services import BOUNDS, datasets_for_user
+from training.services import BOUNDS, MAX_EXTRA_PROMPTS, MAX_PROMPT_CHARS, datasets_for_user
 
 
 class DatasetUploadForm(forms.Form):
@@ -75,8 +75,14 @@ class RunForm(forms.Form):
         "Optional: stop after this many steps even if the epochs are not done."))
     lora = forms.BooleanField(label=_("Use LoRA (pretrained bases only)"), required=False, help_text=_(
         "Trains small adapter matrices instead of every weight: less memory, faster."))
+    sample_prompts = forms.CharField(
+        label=_("Your own sample prompts"), required=False,
+        max_length=MAX_EXTRA_PROMPTS * (MAX_PROMPT_CHARS + 2),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Optional, one per line (at most 3, up to 100 characters each). The model also continues "
+                    "the beginnings of a few lines of your text that it never trained on."))
 
-    ADVANCED = ("epochs", "learning_rate", "batch_size", "block_size", "max_steps", "lora")
+    ADVANCED = ("epochs", "learning_rate", "batch_size", "block_size", "max_steps", "lora", "sample_prompts")
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -142,15 +148,30 @@ class PlaygroundForm(forms.Form):
     top_k = forms.IntegerField(label=_("Top-k"), min_value=0, max_value=500, initial=50, help_text=_("0 = off"))
     top_p = forms.FloatField(label=_("Top-p"), min_value=0.05, max_value=1.0, initial=0.95,
                              widget=forms.NumberInput(attrs={"step": "0.05"}))
-    max_new_tokens = forms.IntegerField(label=_("Max new tokens"), min_value=1, initial=60)
+    max_new_tokens = forms.IntegerField(label=_("Max new tokens"), min_value=1, initial=120)
+    seed = forms.IntegerField(label=_("Seed"), required=False, min_value=0, max_value=2**31 - 1, help_text=_(
+        "Empty: a new random seed each time. The same seed and settings give the same text."))
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, context_tokens: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        limit = conf.playground_max_new_tokens()
+        self.limit = playground_token_limit(context_tokens)
         field = self.fields["max_new_tokens"]
-        field.max_value = limit
-        field.validators.append(MaxValueValidator(limit))
-        field.widget.attrs["max"] = limit
+        field.max_value = self.limit
+        field.validators.append(MaxValueValidator(self.limit))
+        field.widget.attrs["max"] = self.limit
+        field.initial = min(field.initial, self.limit)
+        field.help_text = _("At most %(limit)s.") % {"limit": self.limit}
+
+
+def playground_token_limit(context_tokens: int | None = None) -> int:
+    """The one limit the playground shows and the engine honours: the site's setting, the
+    engine's cap, and room in the model's context for at least one prompt token."""
+    from training.engine.sampling import MAX_NEW_TOKENS
+
+    limit = min(conf.playground_max_new_tokens(), MAX_NEW_TOKENS)
+    if context_tokens:
+        limit = min(limit, int(context_tokens) - 1)
+    return max(1, limit)
 
 
 class CompareForm(forms.Form):

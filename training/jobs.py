@@ -233,7 +233,8 @@ class ProgressReporter:
         if progress.train_loss is not None and event in ("step", "log", "eval", "checkpoint", "done"):
             self._add_point(step, train_loss=float(progress.train_loss), lr=progress.learning_rate)
         if progress.val_loss is not None and event == "eval":
-            self._add_point(step, val_loss=float(progress.val_loss))
+            bpc = getattr(progress, "val_bpc", None)
+            self._add_point(step, val_loss=float(progress.val_loss), val_bpc=None if bpc is None else float(bpc))
         if progress.message:
             self.log(progress.message)
         self.fields.update(step=step, total_steps=self.total_steps)

@@ -318,12 +318,16 @@ def _points(history: list[dict], key: str) -> list[tuple[int, float]]:
             if p.get(key) is not None and math.isfinite(float(p[key]))]
 
 
+FLAT_POINTS = 3  # a plateau is this many evaluations in a row within the tolerance
+
+
 def loss_observation(history: list[dict]) -> dict:
     """What a teacher would say about a loss curve: {"code", "params"}.
 
     overfitting: validation loss rose after its best step while training loss kept falling;
-    unstable: both rose; still_falling: validation loss was still going down at the end;
-    plateau: it levelled off; too_few_points: fewer than two validation losses."""
+    unstable: both rose; still_falling: the latest evaluation still improved (train longer);
+    plateau: the last FLAT_POINTS evaluations are flat; levelling_off: the last one did not
+    improve, but too few are flat to call it a plateau; too_few_points: fewer than two."""
     train, val = _points(history, "train_loss"), _points(history, "val_loss")
     if len(val) < 2:
         return {"code": "too_few_points", "params": {"points": len(val)}}
@@ -337,11 +341,14 @@ def loss_observation(history: list[dict]) -> dict:
         code = "overfitting" if train_fell else "unstable"
         return {"code": code, "params": {"step": best_step, "best": round(best, 3), "last": round(last, 3),
                                          "last_step": last_step}}
-    previous = val[-2][1]
-    if previous - last > tolerance / 2:
+    if val[-2][1] - last > tolerance / 2:
         return {"code": "still_falling", "params": {"from": round(val[0][1], 3), "last": round(last, 3),
                                                     "last_step": last_step}}
-    return {"code": "plateau", "params": {"last": round(last, 3), "last_step": last_step}}
+    recent = [loss for _, loss in val[-FLAT_POINTS:]]
+    if len(recent) == FLAT_POINTS and max(recent) - min(recent) <= tolerance:
+        return {"code": "plateau", "params": {"last": round(last, 3), "last_step": last_step,
+                                              "points": FLAT_POINTS}}
+    return {"code": "levelling_off", "params": {"last": round(last, 3), "last_step": last_step}}
 
 
 def observation_text(observation: dict) -> str:
@@ -353,12 +360,23 @@ def observation_text(observation: dict) -> str:
                          "The checkpoint from step %(step)s would generalise best."),
         "unstable": _("Both losses rose after step %(step)s: training became unstable. A lower learning rate "
                       "would probably help."),
-        "still_falling": _("Validation loss was still falling at the end (from %(from)s to %(last)s): more steps "
-                           "or another epoch could help."),
-        "plateau": _("Validation loss has levelled off at %(last)s: more steps alone will not help much. More "
-                     "text or a larger model might."),
+        "still_falling": _("Validation loss was still falling at the end (from %(from)s to %(last)s): train "
+                           "longer. More steps will probably make the model better."),
+        "plateau": _("Validation loss has been flat for the last %(points)s evaluations, at %(last)s: more steps "
+                     "alone will not help much. More text or a larger model might."),
+        "levelling_off": _("Validation loss did not improve at the last evaluation (%(last)s): it may be levelling "
+                           "off. Training a little longer would show whether it has reached a plateau."),
     }
     return texts[observation["code"]] % params
+
+
+def bpc_summary(history: list[dict]) -> dict | None:
+    """Bits per character of held-out text at the first and the latest evaluation."""
+    points = _points(history, "val_bpc")
+    if not points:
+        return None
+    return {"first": round(points[0][1], 3), "last": round(points[-1][1], 3),
+            "best": round(min(loss for _, loss in points), 3)}
 
 
 def _loss_run(user, code) -> TrainingRun | None:
@@ -377,7 +395,8 @@ def run_loss_view(user, code=None) -> dict:
     run = _loss_run(user, code)
     if run is None:
         return {"run": None, "history": [], "observation": None}
-    history = [{"step": int(p["step"]), "train_loss": p.get("train_loss"), "val_loss": p.get("val_loss")}
+    history = [{"step": int(p["step"]), "train_loss": p.get("train_loss"), "val_loss": p.get("val_loss"),
+                "val_bpc": p.get("val_bpc")}
                for p in (run.history or []) if p.get("step") is not None]
     observation = loss_observation(history)
     return {
@@ -385,5 +404,6 @@ def run_loss_view(user, code=None) -> dict:
                 "status_label": str(run.get_status_display()), "is_demo": run.is_demo,
                 "is_own": run.owner_id == user.pk},
         "history": history,
+        "bpc": bpc_summary(history),
         "observation": {**observation, "text": observation_text(observation)},
     }

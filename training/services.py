@@ -191,7 +191,8 @@ BOUNDS = {
     "grad_accum": (1, 64),
     "warmup_ratio": (0.0, 0.5),
     "weight_decay": (0.0, 0.5),
-    "vocab_size": (300, 50_257),
+    "vocab_size": (300, 50_257),  # from scratch: an upper bound (the engine sizes it to the corpus)
+    "text_prompts": (0, 5),
     "seed": (0, 2**31 - 1),
     "val_fraction": (0.01, 0.5),
     "eval_every_steps": (1, 100_000),
@@ -202,9 +203,32 @@ BOUNDS = {
     "num_threads": (1, 256),
 }
 INTEGER_KEYS = {"batch_size", "block_size", "max_steps", "lora_r", "lora_alpha", "grad_accum", "vocab_size", "seed",
+                "text_prompts",
                 "eval_every_steps", "checkpoint_every_steps", "sample_max_new_tokens", "num_threads"}
 FREE_KEYS = {"lora", "sample_prompts"}
-STUDENT_KEYS = {"epochs", "learning_rate", "batch_size", "block_size", "max_steps", "lora"}
+STUDENT_KEYS = {"epochs", "learning_rate", "batch_size", "block_size", "max_steps", "lora", "sample_prompts"}
+# The student's own sample prompts (besides those taken from their text): few and short, so
+# sampling stays a few seconds.
+MAX_EXTRA_PROMPTS = 3
+MAX_PROMPT_CHARS = 100
+
+
+def sample_prompts_clean(value) -> list[str]:
+    """The student's prompts: a list, or text with one prompt per line. Blank lines are
+    dropped; control characters are refused, as are too many or too long prompts."""
+    lines = value.splitlines() if isinstance(value, str) else value
+    if not isinstance(lines, (list, tuple)) or not all(isinstance(line, str) for line in lines):
+        raise ValidationError({"sample_prompts": _("Enter one prompt per line.")})
+    prompts = [line.strip() for line in lines if line.strip()]
+    if len(prompts) > MAX_EXTRA_PROMPTS:
+        raise ValidationError({"sample_prompts": _("Enter at most %(count)s prompts.") % {"count": MAX_EXTRA_PROMPTS}})
+    for prompt in prompts:
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise ValidationError({"sample_prompts": _("A prompt can be at most %(chars)s characters long.")
+                                   % {"chars": MAX_PROMPT_CHARS}})
+        if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in prompt):
+            raise ValidationError({"sample_prompts": _("A prompt may not contain control characters.")})
+    return list(dict.fromkeys(prompts))
 
 
 def hyper_presets() -> dict:
@@ -245,7 +269,7 @@ def hyperparameters_resolve(*, preset: str, options: dict | None = None, block_s
         elif key == "lora":
             resolved["lora"] = bool(value)
         elif key == "sample_prompts":
-            resolved["sample_prompts"] = [str(p)[:200] for p in list(value)[:4]]
+            resolved["sample_prompts"] = sample_prompts_clean(value)
         else:
             raise ValidationError({key: _("This setting cannot be changed.")})
     block_size = int(resolved.get("block_size", 128))

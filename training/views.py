@@ -201,7 +201,17 @@ def _progress_context(run: TrainingRun) -> dict:
         "log_lines": run.log_lines[-40:],
         "waiting_for_queue": run.status == TrainingRun.QUEUED and not run.rq_job_id,
         "overfitting_warning": _still_overfitting(run),
+        "val_bpc": latest_bpc(run),
     }
+
+
+def latest_bpc(run: TrainingRun) -> float | None:
+    """Bits per character of the latest evaluation (the exported model's once finished)."""
+    metrics = run.metrics or {}
+    if run.status == TrainingRun.SUCCEEDED and metrics.get("val_bpc") is not None:
+        return metrics["val_bpc"]
+    points = [p["val_bpc"] for p in run.history or [] if p.get("val_bpc") is not None]
+    return points[-1] if points else None
 
 
 def _still_overfitting(run: TrainingRun) -> bool:
@@ -217,8 +227,13 @@ def run_detail(request, code):
     run = selectors.run_for_owner(request.user, code)
     context = _progress_context(run)
     if run.status == TrainingRun.SUCCEEDED:
-        context["playground_form"] = PlaygroundForm(initial={"prompt": _default_prompt(run)})
+        context["playground_form"] = PlaygroundForm(initial={"prompt": _default_prompt(run)},
+                                                    context_tokens=_context_tokens(run))
     return render(request, "training/run_detail.html", context)
+
+
+def _context_tokens(run: TrainingRun) -> int:
+    return services.base_block_size_limit(base_model=None, base_run=run)
 
 
 def _default_prompt(run: TrainingRun) -> str:
@@ -243,7 +258,7 @@ def progress_json(run: TrainingRun) -> dict:
         "tokens_per_second": run.tokens_per_second, "eta_seconds": run.eta_seconds,
         "queue_position": run.queue_position(), "overfitting": run.overfitting,
         "checkpoint_step": run.checkpoint_step, "error_code": run.error_code,
-        "log_lines": run.log_lines[-20:], "history_points": len(run.history or []),
+        "log_lines": run.log_lines[-20:], "history_points": len(run.history or []), "val_bpc": latest_bpc(run),
     }
 
 
@@ -280,7 +295,7 @@ def run_playground(request, code):
     run = selectors.run_for_owner(request.user, code)
     if run.status != TrainingRun.SUCCEEDED or run.export_dir is None:
         raise Http404("No model to play with")
-    form = PlaygroundForm(request.POST)
+    form = PlaygroundForm(request.POST, context_tokens=_context_tokens(run))
     context = {"run": run, "playground_form": form}
     if form.is_valid():
         context.update(_generate(run, form.cleaned_data))
@@ -295,17 +310,21 @@ def run_playground(request, code):
 
 
 def _generate(run: TrainingRun, data: dict) -> dict:
+    import secrets
+
     from training.engine import EngineError, generate
     from training.lab import prepare_transformers
 
     prepare_transformers()  # the web server is threaded: see prepare_transformers
+    # A fresh seed unless the student gives one; shown with the text so it can be reproduced.
+    seed = data["seed"] if data.get("seed") is not None else secrets.randbelow(2**31)
     try:
         text = generate(str(run.export_dir), data["prompt"], max_new_tokens=data["max_new_tokens"],
-                        temperature=data["temperature"], top_k=data["top_k"], top_p=data["top_p"])
+                        temperature=data["temperature"], top_k=data["top_k"], top_p=data["top_p"], seed=seed)
     except (EngineError, OSError) as exc:
         log.warning("playground failed for run %s: %s", run.code, exc)
         return {"generation_error": _("The model could not generate text right now. Please try again.")}
-    return {"generated": text, "prompt": data["prompt"]}
+    return {"generated": text, "prompt": data["prompt"], "seed": seed}
 
 
 @login_required
@@ -354,6 +373,7 @@ def compare(request):
             "hyperparameters": [(key, a.hyperparameters.get(key), b.hyperparameters.get(key)) for key in keys
                                 if key != "sample_prompts"],
             "samples": _paired_samples(a, b),
+            "different_datasets": a.dataset_id != b.dataset_id,
         })
     return render(request, "training/compare.html", context)
 

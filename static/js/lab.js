@@ -551,6 +551,7 @@
             el("span", { class: "lab-legend-train" }, T.loss_train),
             el("span", { class: "lab-legend-val" }, T.loss_val))));
       }
+      if (data.bpc) parts.push(el("p", { class: "lab-bpc" }, t("loss_bpc", { first: data.bpc.first, last: data.bpc.last })));
       if (data.observation) {
         parts.push(el("p", { class: "lab-observation lab-observation-" + data.observation.code, role: "note" }, data.observation.text));
       }

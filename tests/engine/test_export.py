@@ -38,7 +38,8 @@ def test_it_contains_no_pickles_and_a_model_card(exported):
     assert "AutoModelForCausalLM.from_pretrained" in card
     assert "trained from scratch" in card and "preset `tiny`" in card
     assert f"| val_loss | {exported.final_val_loss:.4g} |" in card
-    assert '"block_size": 32' in card and "昔々、ある村に" in card
+    assert '"block_size": 32' in card
+    assert all(f"**Prompt:** {sample['prompt']}" in card for sample in exported.samples)
 
 
 def test_the_zip_has_fixed_sorted_entry_names(exported, tmp_path):

@@ -81,3 +81,22 @@ def test_text_is_capped(alice_client):
     assert response.status_code == 400
     error = error_of(response)
     assert error["code"] == "too_long" and error["params"]["max"] == lab.MAX_TOKENIZE_CHARS
+
+
+def test_a_byte_fallback_vocabulary_shows_whole_characters_and_bytes_of_rare_ones(alice_client, alice, make_lab_run,
+                                                                                  tmp_path):
+    """A from-scratch run's tokenizer (BPE with byte fallback): every character of its text is
+    whole; a character it never saw twice is shown as its bytes, each token marked partial."""
+    from tests.lab.conftest import CORPUS, _save_model
+    from training.engine.tokenization import load_tokenizer, train_bpe_tokenizer
+
+    tokenizer = load_tokenizer(train_bpe_tokenizer(CORPUS, str(tmp_path / "tok"), model_max_length=64))
+    run = make_lab_run(alice, name="fallback", model_dir=_save_model(tmp_path / "model", tokenizer))
+    text = "猫がいた。鬱"
+    data = tokenize(alice_client, text, model=str(run.code))
+    own = data["tokenizers"][1]
+    assert_spans_cover(text, own)
+    whole = [t for t in own["tokens"] if not t["partial"]]
+    assert "".join(t["text"] for t in whole) == "猫がいた。"
+    rare = [t for t in own["tokens"] if t["partial"]]
+    assert [t["bytes"] for t in rare] == ["e9", "ac", "b1"] and all(t["text"] == "鬱" for t in rare)

@@ -34,13 +34,28 @@ def test_still_falling_suggests_more_steps():
 
 
 def test_a_flat_end_is_a_plateau():
+    observation = loss_observation(history([4.0, 3.0, 2.9, 2.9, 2.9], [4.1, 3.1, 3.01, 3.0, 3.005]))
+    assert observation["code"] == "plateau" and observation["params"]["points"] == 3
+
+
+def test_one_flat_evaluation_after_a_fall_is_not_yet_a_plateau():
     observation = loss_observation(history([4.0, 3.0, 2.9, 2.9], [4.1, 3.1, 3.0, 3.0]))
-    assert observation["code"] == "plateau"
+    assert observation["code"] == "levelling_off"
+    with translation.override("en"):
+        assert "longer" in observation_text(observation)
+
+
+def test_a_fall_that_goes_on_says_train_longer():
+    # Slowing down is not a plateau: the latest evaluation still improved.
+    observation = loss_observation(history([4.0, 3.5, 3.1, 2.8, 2.7], [4.1, 3.6, 3.3, 3.1, 3.05]))
+    assert observation["code"] == "still_falling"
+    with translation.override("en"):
+        assert "train longer" in observation_text(observation)
 
 
 def test_a_tiny_wobble_is_not_overfitting():
     observation = loss_observation(history([4.0, 3.0, 2.5, 2.4], [4.1, 3.1, 3.0, 3.004]))
-    assert observation["code"] == "plateau"
+    assert observation["code"] == "levelling_off"
 
 
 def test_validation_points_between_train_points_are_read():
@@ -56,7 +71,7 @@ def test_too_few_points():
 
 def test_every_observation_reads_in_japanese():
     for case in (OVERFIT, history([3, 2.5, 2.7, 3.2], [3.1, 2.6, 2.9, 3.4]), history([4, 3], [4, 3]),
-                 history([3, 3], [3, 3]), []):
+                 history([3, 3], [3, 3]), history([3, 3, 3], [3, 3, 3]), []):
         observation = loss_observation(case)
         with translation.override("ja"):
             japanese = observation_text(observation)
@@ -103,3 +118,13 @@ def test_without_any_run_there_is_nothing_to_read(alice_client):
 @pytest.mark.parametrize("code", ["nope", "00000000-0000-0000-0000-000000000000"])
 def test_unknown_runs_are_404(alice_client, code):
     assert alice_client.get(reverse("lab:api_my_run_loss"), {"run": code}).status_code == 404
+
+
+def test_api_gives_bits_per_character(client, alice, make_lab_run):
+    points = [{"step": 10, "train_loss": 4.0, "val_loss": 4.1, "val_bpc": 5.2},
+              {"step": 20, "train_loss": 3.0, "val_loss": 3.1, "val_bpc": 3.9}]
+    make_lab_run(alice, name="bpc", history=points)
+    client.force_login(alice)
+    data = client.get(reverse("lab:api_my_run_loss")).json()
+    assert data["bpc"] == {"first": 5.2, "last": 3.9, "best": 3.9}
+    assert [p["val_bpc"] for p in data["history"]] == [5.2, 3.9]

@@ -27,7 +27,7 @@ def new_run(alice, corpus, base, **extra):
 
 
 def test_run_training_publishes_once(alice, corpus, bases, fast_runs, redis_conn):
-    run = new_run(alice, corpus, bases["tiny"])
+    run = new_run(alice, corpus, bases["tiny"], sample_prompts=["the captain"])
     assert jobs.run_training(run.pk, 1) == "succeeded"
     run.refresh_from_db()
     assert (run.status, run.published_attempt, run.step, run.active_slot) == ("succeeded", 1, 12, None)
@@ -35,6 +35,14 @@ def test_run_training_publishes_once(alice, corpus, bases, fast_runs, redis_conn
     assert (run.export_dir / "config.json").is_file() and not (run.attempt_dir(1) / "checkpoints").exists()
     assert run.history and run.history[-1]["step"] == 12 and run.metrics["steps"] == 12
     assert run.tokens_per_second and any("Done" in line for line in run.log_lines)
+    # Bits per character: in the metrics and in every evaluation of the curve (live and final).
+    assert 0 < run.metrics["val_bpc"] < run.metrics["base_val_bpc"]
+    assert all(p["val_bpc"] > 0 for p in run.history if p.get("val_loss") is not None)
+    assert run.metrics["data"]["tokenizer"]["byte_fallback"]
+    # Samples: beginnings of held-out lines of the text, then the student's own prompt.
+    prompts = [sample["prompt"] for sample in run.samples]
+    assert len(prompts) == 4 and prompts[-1] == "the captain"
+    assert all(prompt in corpus.path.read_text(encoding="utf-8") for prompt in prompts[:3])
     # A replay of the same job finds nothing to claim and changes nothing.
     before = TrainingRun.objects.filter(pk=run.pk).values().get()
     assert jobs.run_training(run.pk, 1) == "stale"

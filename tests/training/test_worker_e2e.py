@@ -83,7 +83,7 @@ def test_upload_queue_train_and_download_two_runs(fault_worker, alice, bases, lo
     for run in (fresh(scratch), tuned):
         assert run.published_attempt == 1 and run.step == run.total_steps > 0
         assert run.metrics["final_val_loss"] < run.metrics["base_val_loss"]
-        assert len(run.samples) == 2 and all(s["tuned"] is not None for s in run.samples)
+        assert len(run.samples) == 3 and all(s["tuned"] is not None for s in run.samples)
         page = client.get(reverse("training:run_detail", args=[run.code])).content.decode()
         assert "<polyline" in page and "hx-trigger" not in page
         response = client.get(reverse("training:run_download", args=[run.code]))

@@ -1,8 +1,6 @@
 """Plain-value dataclasses exchanged with the Django app, and the named presets."""
 from dataclasses import asdict, dataclass, field
 
-DEFAULT_SAMPLE_PROMPTS = ["昔々、ある村に", "Once upon a time,"]
-
 # From-scratch GPT-2 architectures sized for a CPU. vocab_size comes from the trained tokenizer.
 MODEL_PRESETS: dict[str, dict] = {
     "tiny": {"n_embd": 128, "n_layer": 4, "n_head": 4, "n_positions": 256},
@@ -24,7 +22,7 @@ class TrainConfig:
     output_dir: str
     base_kind: str = "scratch"  # "scratch" | "pretrained" | "run"
     base_source: str = "tiny"  # preset name, hub id, or directory
-    vocab_size: int = 4000
+    vocab_size: int | None = None  # from scratch: None sizes the vocabulary to the corpus; a number bounds it
     block_size: int = 128
     epochs: float = 1.0
     max_steps: int | None = None
@@ -40,13 +38,14 @@ class TrainConfig:
     seed: int = 42
     val_fraction: float = 0.1
     eval_every_steps: int | None = None  # None: about ten evaluations per run
-    eval_max_blocks: int = 64  # validation subset size, so evaluation stays cheap on a CPU
+    eval_max_blocks: int | None = None  # None: data.EVAL_MAX_TOKENS worth of blocks (cheap on a CPU)
     checkpoint_every_seconds: float = 60.0
     checkpoint_every_steps: int | None = None
     progress_every_seconds: float = 2.0
     num_threads: int | None = None  # None: from the cores actually free
-    sample_prompts: list[str] = field(default_factory=lambda: list(DEFAULT_SAMPLE_PROMPTS))
-    sample_max_new_tokens: int = 40
+    text_prompts: int = 3  # samples from the beginnings of this many held-out lines of the text
+    sample_prompts: list[str] = field(default_factory=list)  # the student's own prompts, sampled too
+    sample_max_new_tokens: int = 120
     cache_dir: str | None = None
     offline: bool = True
     bf16: str | bool = "auto"  # "auto" | True | False
@@ -64,6 +63,7 @@ class Progress:
     epoch: float = 0.0
     train_loss: float | None = None
     val_loss: float | None = None
+    val_bpc: float | None = None  # bits per character of the validation text
     learning_rate: float = 0.0
     tokens_per_second: float = 0.0
     eta_seconds: float | None = None
@@ -91,6 +91,9 @@ class TrainResult:
     samples: list[dict] = field(default_factory=list)
     data: dict = field(default_factory=dict)
     hyperparameters: dict = field(default_factory=dict)
+    # Bits per character on the validation text: comparable across tokenizers (loss is not).
+    base_val_bpc: float | None = None
+    val_bpc: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

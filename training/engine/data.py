@@ -1,11 +1,20 @@
 """Text to training blocks with `datasets`: tokenize, join, cut into blocks of block_size
 tokens, split train/validation deterministically by seed."""
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .corpus import Corpus
 from .errors import DatasetError
+
+# The validation split must give a stable estimate: at least VAL_MIN_TOKENS (or val_fraction
+# of the text, whichever is more), but never more than VAL_MAX_SHARE of the blocks, so a
+# small text keeps most of itself for training. Evaluation reads at most EVAL_MAX_TOKENS of
+# it: about 0.1-0.5 s for the scratch presets on a CPU.
+VAL_MIN_TOKENS = 20_000
+VAL_MAX_SHARE = 0.2
+EVAL_MAX_TOKENS = 32_768
 
 
 @dataclass
@@ -57,10 +66,22 @@ def make_blocks(corpus: Corpus, tokenizer, *, block_size: int, val_fraction: flo
     if count == 1:  # one block: train on it and report its loss as validation
         block = grouped.with_format("numpy")["input_ids"][:].astype(np.int64)
         return Blocks(train=block, val=block.copy(), tokens=tokens)
-    val_count = min(count - 1, max(1, round(count * val_fraction)))
+    val_count = validation_blocks(count, block_size=block_size, val_fraction=val_fraction)
     split = grouped.train_test_split(test_size=val_count, seed=seed, shuffle=True)
     as_array = lambda part: np.asarray(part.with_format("numpy")["input_ids"][:], dtype=np.int64)  # noqa: E731
     return Blocks(train=as_array(split["train"]), val=as_array(split["test"]), tokens=tokens)
+
+
+def validation_blocks(count: int, *, block_size: int, val_fraction: float) -> int:
+    """How many of `count` blocks are held out (see VAL_MIN_TOKENS)."""
+    by_fraction = round(count * val_fraction)
+    wanted = max(by_fraction, math.ceil(VAL_MIN_TOKENS / block_size))
+    ceiling = max(by_fraction, int(count * VAL_MAX_SHARE))
+    return max(1, min(wanted, ceiling, count - 1))
+
+
+def eval_block_count(block_size: int, configured: int | None = None) -> int:
+    return int(configured) if configured else max(1, EVAL_MAX_TOKENS // block_size)
 
 
 def too_small(tokens: int, block_size: int) -> DatasetError:

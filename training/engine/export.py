@@ -1,4 +1,5 @@
 """The exported Hugging Face directory (with a model card) and its zip archive."""
+import copy
 import json
 import os
 import shutil
@@ -18,6 +19,8 @@ def export_model(model, tokenizer, export_dir: str, *, card: str) -> str:
     from transformers import GenerationConfig
     from transformers.utils import logging as transformers_logging
 
+    from .tokenization import byte_fallback_ids, make_portable
+
     transformers_logging.disable_progress_bar()  # keeps worker logs readable
     tmp = export_dir + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -27,9 +30,15 @@ def export_model(model, tokenizer, export_dir: str, *, card: str) -> str:
         do_sample=True, max_new_tokens=50, temperature=0.8, top_k=50, top_p=0.95,
         repetition_penalty=1.1, bos_token_id=tokenizer.eos_token_id,
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id,
+        # Saved with the model, so a downloaded scratch model never samples a lone byte either.
+        suppress_tokens=byte_fallback_ids(tokenizer) or None,
     )
     model.save_pretrained(tmp)
+    # The tokenizer may be shared (cached): save a copy that states the model's context.
+    tokenizer = copy.copy(tokenizer)
+    tokenizer.model_max_length = model.config.n_positions
     tokenizer.save_pretrained(tmp)
+    make_portable(tmp)
     with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as f:
         f.write(card)
     for name in os.listdir(tmp):

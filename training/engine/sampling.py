@@ -1,7 +1,9 @@
 """Text generation shared by the training samples and the site's playground."""
 from dataclasses import dataclass
 
-MAX_NEW_TOKENS = 100  # keeps a playground answer under 0.5 s for the scratch presets on 2 cores
+# One limit for the playground form (conf.playground_max_new_tokens is capped by it) and the
+# training samples: ~1-2 s for the scratch presets on 2 cores.
+MAX_NEW_TOKENS = 200
 MAX_PROMPT_CHARS = 2000
 
 
@@ -41,6 +43,8 @@ def sample_text(model, tokenizer, prompt: str, settings: SamplingSettings, *, se
     import torch
     from transformers import GenerationConfig
 
+    from .tokenization import byte_fallback_ids
+
     settings = settings.bounded()
     # Prompt and continuation must fit the model's context (a tiny model may have 64 positions).
     new_tokens = min(settings.max_new_tokens, model.config.n_positions - 1)
@@ -55,6 +59,9 @@ def sample_text(model, tokenizer, prompt: str, settings: SamplingSettings, *, se
         repetition_penalty=settings.repetition_penalty,
         pad_token_id=tokenizer.eos_token_id,
         eos_token_id=tokenizer.eos_token_id,
+        # A vocabulary with byte fallback never samples a lone byte: every other token is made
+        # of characters of the training text, so no broken or foreign character is written.
+        suppress_tokens=byte_fallback_ids(tokenizer) or None,
     )
     was_training = model.training
     model.eval()

@@ -13,13 +13,14 @@ from . import checkpoints as ckpt
 from .bases import load_pretrained, resolve_pretrained, run_export_dir, scratch_config
 from .config import Progress, TrainConfig, TrainResult
 from .corpus import read_corpus, text_figures
-from .data import make_blocks
+from .data import eval_block_count, make_blocks
 from .errors import EngineError, OutOfMemory, TrainingCancelled
 from .export import export_model, model_card
 from .fastloss import causal_lm_loss, use_fused_gelu
+from .prompts import held_out_prompts
 from .runtime import choose_num_threads, pick_device, reuse_freed_memory, use_bf16
 from .sampling import SamplingSettings, sample_text
-from .tokenization import load_tokenizer, train_bpe_tokenizer
+from .tokenization import chars_per_token, load_tokenizer, tokenizer_summary, train_bpe_tokenizer
 
 SAMPLE_SEED = 1234
 LORA_TARGETS = ["c_attn", "c_proj", "c_fc"]
@@ -113,7 +114,12 @@ class _Run:
             model, tokenizer, base_name = self.load_base(corpus)
             self.blocks = make_blocks(corpus, tokenizer, block_size=self.config.block_size,
                                       val_fraction=self.config.val_fraction, seed=self.config.seed)
+            self.eval_blocks = self.blocks.val[:eval_block_count(self.config.block_size, self.config.eval_max_blocks)]
+            # Characters of exactly the predicted tokens of the evaluated blocks (the first
+            # token of a block is never predicted): the denominator of bits per character.
+            self.val_chars = int(chars_per_token(tokenizer)[self.eval_blocks[:, 1:]].sum())
             self.data = self.data_figures(corpus, tokenizer)
+            self.prompts = self.sample_prompts(tokenizer)
             self.log(f"Data: {self.data['tokens']} tokens, {self.data['train_blocks']} training and "
                      f"{self.data['val_blocks']} validation blocks of {self.config.block_size}.")
             model.loss_type = "ForCausalLM"  # GPT-2's loss; saying so avoids a warning on every run
@@ -134,7 +140,10 @@ class _Run:
             # A resumed attempt must reuse the same vocabulary; other settings or data get a new one.
             if not (os.path.isfile(os.path.join(tokenizer_dir, "tokenizer.json")) and os.path.isfile(marker)
                     and open(marker, encoding="ascii").read() == self.fingerprint):
-                train_bpe_tokenizer(corpus.documents, tokenizer_dir, vocab_size=config.vocab_size)
+                n_positions = scratch_config(config.base_source, vocab_size=1, block_size=config.block_size,
+                                             eos_token_id=0).n_positions
+                train_bpe_tokenizer(corpus.documents, tokenizer_dir, vocab_size=config.vocab_size,
+                                    model_max_length=n_positions)
                 with open(marker, "w", encoding="ascii") as f:
                     f.write(self.fingerprint)
             tokenizer = load_tokenizer(tokenizer_dir)
@@ -163,8 +172,23 @@ class _Run:
         figures.update(bytes=corpus.bytes, tokens=self.blocks.tokens,
                        tokens_per_char=round(self.blocks.tokens / max(1, figures["chars"]), 4),
                        train_blocks=len(self.blocks.train), val_blocks=len(self.blocks.val),
-                       block_size=self.config.block_size, vocab_size=len(tokenizer))
+                       block_size=self.config.block_size, vocab_size=len(tokenizer),
+                       val_tokens=int(self.eval_blocks.size), val_chars=self.val_chars)
+        if self.config.base_kind == "scratch":
+            figures["tokenizer"] = tokenizer_summary(tokenizer, tokens=self.blocks.tokens, chars=figures["chars"])
         return figures
+
+    def sample_prompts(self, tokenizer) -> list[str]:
+        """The beginnings of a few held-out lines, then the student's own prompts."""
+        texts = [tokenizer.decode(block, skip_special_tokens=True) for block in self.eval_blocks]
+        prompts = held_out_prompts(texts, count=self.config.text_prompts, seed=self.config.seed)
+        own = [p for p in self.config.sample_prompts if p and p not in prompts]
+        return (prompts + own) or [""]
+
+    def bpc(self, loss: float) -> float:
+        """Bits per character: the validation loss summed over its tokens, in bits, per character."""
+        predicted = self.eval_blocks[:, 1:].size
+        return round(loss * predicted / math.log(2) / max(1, self.val_chars), 4)
 
     def wrap_lora(self, model):
         if not self.config.lora:
@@ -189,9 +213,11 @@ class _Run:
                 return saved
         loss = self.val_loss(model)
         samples = self.samples(model, tokenizer)
-        baseline = {"fingerprint": self.fingerprint, "val_loss": loss, "samples": samples}
+        baseline = {"fingerprint": self.fingerprint, "val_loss": loss, "val_bpc": self.bpc(loss),
+                    "prompts": self.prompts, "samples": samples}
         ckpt.write_json_atomic(path, baseline)
-        self.log(f"Base model: validation loss {loss:.4f}, perplexity {perplexity(loss):.1f}.")
+        self.log(f"Base model: validation loss {loss:.4f}, perplexity {perplexity(loss):.1f}, "
+                 f"{baseline['val_bpc']:.3f} bits per character.")
         return baseline
 
     # ---- pieces of the loop --------------------------------------------------------------
@@ -211,7 +237,7 @@ class _Run:
     def val_loss(self, model) -> float:
         import torch
 
-        blocks = self.blocks.val[: self.config.eval_max_blocks]
+        blocks = self.eval_blocks
         was_training = model.training
         model.eval()
         total, count = 0.0, 0
@@ -227,7 +253,7 @@ class _Run:
     def samples(self, model, tokenizer) -> list[str]:
         settings = SamplingSettings(max_new_tokens=self.config.sample_max_new_tokens)
         return [sample_text(model, tokenizer, prompt, settings, seed=SAMPLE_SEED)
-                for prompt in self.config.sample_prompts]
+                for prompt in self.prompts]
 
     def make_optimizer(self, model, total_steps: int):
         import torch
@@ -309,10 +335,10 @@ class _Run:
             if step % eval_every == 0 or step == total_steps:
                 val = self.val_loss(model)
                 self.record_eval(model, state, step, window.loss(), val, lr)
-                self.report(Progress("eval", train_loss=window.loss(), val_loss=val,
+                self.report(Progress("eval", train_loss=window.loss(), val_loss=val, val_bpc=self.bpc(val),
                                      overfitting=state["overfitting"], **progress,
                                      message=f"Step {step}/{total_steps}: training loss {window.loss():.4f}, "
-                                             f"validation loss {val:.4f}."))
+                                             f"validation loss {val:.4f} ({self.bpc(val):.3f} bits per character)."))
                 window = _Window(now)
             elif now - window.started >= config.progress_every_seconds:
                 state["history"].append({"step": step, "train_loss": window.loss(), "val_loss": None, "lr": lr})
@@ -356,7 +382,8 @@ class _Run:
         return total / accum
 
     def record_eval(self, model, state, step, train_loss, val, lr) -> None:
-        state["history"].append({"step": step, "train_loss": train_loss, "val_loss": val, "lr": lr})
+        state["history"].append({"step": step, "train_loss": train_loss, "val_loss": val, "val_bpc": self.bpc(val),
+                                 "lr": lr})
         best = state["best_val_loss"]
         if best is None or val < best:
             state.update(best_val_loss=val, best_step=step, best_train_loss=train_loss)
@@ -390,10 +417,12 @@ class _Run:
         final_loss = state["best_val_loss"]
         samples = self.samples(model, tokenizer)
         sample_rows = [{"prompt": p, "base": b, "tuned": t}
-                       for p, b, t in zip(self.config.sample_prompts, baseline["samples"], samples)]
+                       for p, b, t in zip(self.prompts, baseline["samples"], samples)]
         hyperparameters = self.hyperparameters()
+        base_bpc = baseline.get("val_bpc", self.bpc(baseline["val_loss"]))
         metrics = {"base_val_loss": baseline["val_loss"], "base_perplexity": perplexity(baseline["val_loss"]),
-                   "val_loss": final_loss, "perplexity": perplexity(final_loss),
+                   "base_val_bpc": base_bpc, "val_loss": final_loss, "perplexity": perplexity(final_loss),
+                   "val_bpc": self.bpc(final_loss),
                    "exported_step": state["best_step"], "steps": state["step"]}
         card = model_card(base=base_name, base_kind=self.config.base_kind, data=self.data,
                           hyperparameters=hyperparameters, metrics=metrics, samples=sample_rows)
@@ -407,11 +436,13 @@ class _Run:
             final_val_loss=final_loss, final_perplexity=perplexity(final_loss),
             best_val_loss=state["best_val_loss"], best_step=state["best_step"],
             overfitting=state["overfitting"], history=state["history"], samples=sample_rows,
-            data=self.data, hyperparameters=hyperparameters,
+            data=self.data, hyperparameters=hyperparameters, base_val_bpc=base_bpc, val_bpc=self.bpc(final_loss),
         )
         self.report(Progress("done", step=state["step"], total_steps=state["step"], val_loss=final_loss,
                              overfitting=state["overfitting"], eta_seconds=0.0,
-                             message=f"Done: validation loss {baseline['val_loss']:.4f} -> {final_loss:.4f}."))
+                             val_bpc=self.bpc(final_loss),
+                             message=f"Done: validation loss {baseline['val_loss']:.4f} -> {final_loss:.4f}, "
+                                     f"{base_bpc:.3f} -> {self.bpc(final_loss):.3f} bits per character."))
         return result
 
     def hyperparameters(self) -> dict:

@@ -91,7 +91,9 @@ def _setting_labels() -> dict:
         "grad_accum": _("Gradient accumulation steps"),
         "warmup_ratio": _("Warm-up share of the steps"),
         "weight_decay": _("Weight decay"),
-        "vocab_size": _("Vocabulary size"),
+        "vocab_size": _("Largest vocabulary size"),
+        "text_prompts": _("Sample prompts from your text"),
+        "sample_max_new_tokens": _("Sample length (tokens)"),
         "seed": _("Random seed"),
     }
 

@@ -1,0 +1,148 @@
+"""What the result, progress and compare pages say about a run: bits per character, what the
+tokenizer learned, the student's own sample prompts, and a playground that shows one
+max-new-tokens limit and the seed of each answer."""
+import re
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from training import services
+from training.models import TrainingRun
+
+from .test_runs import make_finished_run
+
+TOKENIZER = {"vocab_size": 733, "byte_fallback": True, "tokens_per_char": 0.6123,
+             "longest_tokens": ["図書館", " captain", "夕飯に"]}
+
+
+def finished(owner, dataset, **metrics):
+    run = make_finished_run(owner, dataset, archive=False)
+    values = {**run.metrics, "base_val_bpc": 7.912, "val_bpc": 2.345, "data": {"tokenizer": TOKENIZER}, **metrics}
+    TrainingRun.objects.filter(pk=run.pk).update(metrics=values)
+    run.refresh_from_db()
+    return run
+
+
+@pytest.mark.parametrize("language, words", [
+    ("en", ["Bits per character", "What the tokenizer learned from your text", "733 tokens"]),
+    ("ja", ["1 文字あたりのビット数", "トークナイザーがあなたのテキストから学んだこと", "733 トークン"]),
+])
+def test_the_result_page_shows_bits_per_character_and_the_tokenizer(alice_client, alice, corpus, language, words):
+    alice.preferred_language = language
+    alice.save()
+    run = finished(alice, corpus)
+    html = alice_client.get(reverse("training:run_detail", args=[run.code]), HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert [word for word in words if word not in html] == []
+    row = html.split('class="bpc-row"')[1].split("</tr>")[0]
+    assert "7.912" in row and "2.345" in row
+    assert "0.61" in html and all(f"<code class=\"token-chip\">{t}</code>" in html for t in TOKENIZER["longest_tokens"])
+
+
+def test_a_pretrained_run_has_no_tokenizer_section(alice_client, alice, corpus):
+    run = finished(alice, corpus, data={})
+    html = alice_client.get(reverse("training:run_detail", args=[run.code]), HTTP_ACCEPT_LANGUAGE="en").content
+    assert b"What the tokenizer learned" not in html and b"Bits per character" in html
+
+
+def test_the_progress_page_shows_the_latest_bits_per_character(alice_client, alice, corpus):
+    history = [{"step": 5, "train_loss": 5.0, "val_loss": 5.2, "val_bpc": 6.5},
+               {"step": 7, "train_loss": 4.8},
+               {"step": 10, "train_loss": 4.0, "val_loss": 4.1, "val_bpc": 5.125}]
+    run = TrainingRun.objects.create(owner=alice, dataset=corpus, status="running", step=10, total_steps=20,
+                                     history=history)
+    fragment = alice_client.get(reverse("training:run_progress", args=[run.code])).content.decode()
+    assert '<dd data-field="val-bpc">5.125</dd>' in fragment
+    data = alice_client.get(reverse("training:run_progress", args=[run.code]) + "?format=json").json()
+    assert data["val_bpc"] == 5.125
+
+
+def test_compare_shows_bits_per_character_and_warns_about_different_datasets(alice_client, alice, corpus):
+    from tests.training.conftest import make_text, upload
+
+    a = finished(alice, corpus, val_bpc=2.0)
+    b = finished(alice, corpus, val_bpc=3.0)
+    url = reverse("training:compare")
+    html = alice_client.get(url + f"?a={a.code}&b={b.code}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    row = html.split('class="bpc-row"')[1].split("</tr>")[0]
+    assert "2.000" in row and "3.000" in row
+    assert "different datasets" not in html and "tokenizers differ" in html
+    other = services.dataset_create(owner=alice, uploaded_file=upload(content=make_text(240, seed=9).encode()))
+    TrainingRun.objects.filter(pk=b.pk).update(dataset=other)
+    html = alice_client.get(url + f"?a={a.code}&b={b.code}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "different datasets" in html
+
+
+# Sample prompts ------------------------------------------------------------------------------
+
+def test_students_add_their_own_sample_prompts(alice_client, alice, corpus, redis_conn):
+    response = alice_client.post(reverse("training:run_new"), {
+        "dataset": corpus.code, "base": "base:tiny", "preset": "quick",
+        "sample_prompts": "The captain said\r\n\r\n  今日の一句  \nThe captain said\n"})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert TrainingRun.objects.get().hyperparameters["sample_prompts"] == ["The captain said", "今日の一句"]
+
+
+@pytest.mark.parametrize("prompts, message", [
+    ("a\nb\nc\nd", "at most 3 prompts"),
+    ("x" * 101, "at most 100 characters"),
+    ("bell\x07", "control characters"),
+])
+def test_sample_prompts_are_bounded(alice_client, corpus, redis_conn, prompts, message):
+    response = alice_client.post(reverse("training:run_new"), {
+        "dataset": corpus.code, "base": "base:tiny", "preset": "quick", "sample_prompts": prompts},
+        HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400 and message in response.content.decode()
+    assert not TrainingRun.objects.exists()
+
+
+def test_the_service_checks_prompts_without_the_form():
+    assert services.sample_prompts_clean(["a", " b "]) == ["a", "b"]
+    for bad in (["x"] * 4, [1, 2], "y" * 200, {"a": 1}):
+        with pytest.raises(ValidationError):
+            services.sample_prompts_clean(bad)
+
+
+# Playground ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def playable(alice, corpus, local_base_dir):
+    """A finished run whose export is the tiny local GPT-2 (64 positions)."""
+    run = make_finished_run(alice, corpus)
+    (run.attempt_dir(1) / "export").symlink_to(local_base_dir, target_is_directory=True)
+    return run
+
+
+def post(client, run, **values):
+    data = {"prompt": "the ship", "temperature": 1.0, "top_k": 0, "top_p": 1.0, "max_new_tokens": 12, **values}
+    return client.post(reverse("training:run_playground", args=[run.code]), data, HTTP_HX_REQUEST="true",
+                       HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+
+def generated(html: str) -> str:
+    return html.split("<mark>")[1].split("</mark>")[0]
+
+
+def test_the_playground_draws_a_fresh_seed_shows_it_and_reproduces_with_it(alice_client, playable):
+    first = post(alice_client, playable)
+    seeds = [int(re.search(r"data-seed>(\d+)<", post(alice_client, playable)).group(1)) for _ in range(3)]
+    assert len(set(seeds)) == 3  # a fresh seed each time
+    seed = int(re.search(r"data-seed>(\d+)<", first).group(1))
+    again = post(alice_client, playable, seed=seed)
+    assert generated(again) == generated(first) and f"data-seed>{seed}<" in again
+
+
+def test_the_playground_shows_and_honours_one_token_limit(alice_client, playable, settings):
+    from training.engine.sampling import MAX_NEW_TOKENS, SamplingSettings
+    from training.forms import PlaygroundForm, playground_token_limit
+
+    settings.TRAINING_PLAYGROUND_MAX_NEW_TOKENS = 10_000
+    assert playground_token_limit() == MAX_NEW_TOKENS == SamplingSettings(max_new_tokens=10_000).bounded().max_new_tokens
+    # The run's model has 64 positions: at most 63 new tokens after a one-token prompt.
+    page = alice_client.get(reverse("training:run_detail", args=[playable.code]), HTTP_ACCEPT_LANGUAGE="en")
+    html = page.content.decode()
+    assert 'max="63"' in html and "At most 63." in html
+    assert "at most 63" in post(alice_client, playable, max_new_tokens=64).lower() or \
+        "less than or equal to 63" in post(alice_client, playable, max_new_tokens=64)
+    assert PlaygroundForm(context_tokens=1024).fields["max_new_tokens"].max_value == MAX_NEW_TOKENS
+

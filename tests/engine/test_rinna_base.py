@@ -47,7 +47,7 @@ def test_a_fine_tune_exports_a_model_transformers_reads_back(make_config, rinna_
 
     result = train(make_config(data_path=haiku_path, base_kind="pretrained", base_source=str(rinna_standin_dir),
                                max_steps=8, eval_every_steps=4, learning_rate=3e-3,
-                               sample_prompts=["今日の一句"]))
+                               text_prompts=0, sample_prompts=["今日の一句"]))
     assert result.final_val_loss < result.base_val_loss
     assert result.data["vocab_size"] == 600
     assert file_names(result.model_dir) == {"README.md", "config.json", "generation_config.json",

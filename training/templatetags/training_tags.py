@@ -93,6 +93,8 @@ def _setting_labels() -> dict:
         "weight_decay": _("Weight decay"),
         "vocab_size": _("Vocabulary size"),
         "seed": _("Random seed"),
+        "early_stopping_patience": _("Early stopping: evaluations without improvement"),
+        "eval_every_steps": _("Evaluate every (steps)"),
     }
 
 

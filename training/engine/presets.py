@@ -11,7 +11,7 @@ How the number of steps is chosen (lesson 5 states the same rules):
    can read; divided by the tokens of one step (batch x accumulation x block) that is the steps.
 2. A small text must not be read so often that the model memorises it: the steps are capped at
    `max_epochs` passes over the training blocks. The cap shrinks as the model grows relative
-   to the text (max_epochs = 300 x sqrt(tokens / parameters), between 2 and 100).
+   to the text (max_epochs = 400 x sqrt(tokens / parameters), between 2 and 100).
 3. Early stopping: the run ends sooner when validation loss has not improved for
    `EARLY_STOPPING_PATIENCE` evaluations in a row; the exported weights are the best ones seen.
 
@@ -31,7 +31,7 @@ PRESET_NAMES = tuple(HYPER_PRESETS)
 
 EVALUATIONS_PER_RUN = 16
 EARLY_STOPPING_PATIENCE = 4  # evaluations without a new best validation loss (a quarter of the run)
-MAX_EPOCHS_FACTOR = 300
+MAX_EPOCHS_FACTOR = 400
 MAX_EPOCHS_RANGE = (2.0, 100.0)
 VAL_FRACTION = 0.1  # TrainConfig's default split: the training blocks are the other 90 %
 
@@ -41,7 +41,7 @@ VAL_FRACTION = 0.1  # TrainConfig's default split: the training blocks are the o
 # for pretrained models while only 4 blocks are in memory at once.
 SCRATCH_LEARNING_RATES = {"tiny": 2e-3, "small": 1e-3}
 SETTINGS = {
-    "scratch": {"batch_size": 16, "grad_accum": 1, "block_size": 128, "warmup_ratio": 0.02},
+    "scratch": {"batch_size": 8, "grad_accum": 1, "block_size": 128, "warmup_ratio": 0.02},
     "pretrained": {"batch_size": 4, "grad_accum": 2, "block_size": 128, "warmup_ratio": 0.05},
 }
 
@@ -89,8 +89,8 @@ def preset_plan(preset: str, *, base_kind: str, base_source: str, parameters: in
     block_size, grad_accum = int(settings["block_size"]), int(settings["grad_accum"])
     train_blocks = max(1, int(tokens // block_size * (1 - val_fraction)))
     if "batch_size" not in overrides:
-        # At least about ten steps per pass over a small text; never more blocks than it has.
-        settings["batch_size"] = max(1, min(int(settings["batch_size"]), train_blocks // 10 or 1))
+        # At least about eight steps per pass over a small text.
+        settings["batch_size"] = max(1, min(int(settings["batch_size"]), train_blocks // 8 or 1))
     batch_size = int(settings["batch_size"])
     tokens_per_step = batch_size * grad_accum * block_size
     steps_per_epoch = max(1, math.ceil(train_blocks / batch_size / grad_accum))

@@ -231,6 +231,26 @@ def run_estimate_seconds(*, tokens: int, base_key: str, hyperparameters: dict,
         tokens_per_second=tokens_per_second))
 
 
+def dataset_epoch_estimates(*, dataset: Dataset) -> list[dict]:
+    """For each enabled base: how long one pass over the text takes at the measured speed
+    ({"base", "seconds", "tokens", "calibrated"})."""
+    from training.calibration import speed_for
+    from training.engine.presets import SETTINGS
+
+    rows = []
+    for base in BaseModel.objects.filter(enabled=True):
+        settings = SETTINGS["scratch" if base.is_scratch else "pretrained"]
+        block_size, batch_size = min(int(settings["block_size"]), base.block_size_limit()), int(settings["batch_size"])
+        speed = speed_for(base_key=base.engine_key, block_size=block_size, batch_size=batch_size)
+        tokens = dataset_tokens_for(dataset=dataset, base_key=base.engine_key)
+        seconds = run_estimate_seconds(tokens=tokens, base_key=base.engine_key,
+                                       hyperparameters={"block_size": block_size, "batch_size": batch_size,
+                                                        "grad_accum": settings["grad_accum"], "epochs": 1.0},
+                                       tokens_per_second=speed["tokens_per_second"])
+        rows.append({"base": base, "seconds": seconds, "tokens": tokens, "calibrated": speed["calibrated"]})
+    return rows
+
+
 def job_timeout_for(estimate_seconds: float) -> int:
     """Generous (the machine may be busy), bounded by the site's maximum."""
     return int(min(conf.job_timeout_max(), max(conf.job_timeout_min(), estimate_seconds * 3 + 300)))

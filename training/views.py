@@ -61,11 +61,7 @@ def dataset_list(request):
 @login_required
 def dataset_detail(request, code):
     dataset = selectors.dataset_for_user(request.user, code)
-    estimates = []
-    for base in BaseModel.objects.filter(enabled=True):
-        seconds = (dataset.report.get("estimated_seconds") or {}).get(base.engine_key)
-        if seconds is not None:
-            estimates.append({"base": base, "seconds": seconds})
+    estimates = services.dataset_epoch_estimates(dataset=dataset) if dataset.is_usable else []
     return render(request, "training/dataset_detail.html", {
         "dataset": dataset,
         "report": dataset.report,

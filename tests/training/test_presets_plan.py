@@ -142,3 +142,15 @@ def test_bases_without_a_figure_are_calibrated_by_a_job_and_the_command(bases, r
     call_command("calibrate_training", "tiny", "--steps", "2")
     row.refresh_from_db()
     assert row.measurements == 2
+
+
+def test_the_dataset_page_times_one_pass_with_each_models_tokens_and_speed(alice_client, corpus):
+    url = reverse("training:dataset_detail", args=[corpus.code])
+    page = alice_client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+    rows = {row["base"].key: row for row in page.context["estimates"]}
+    assert rows["tiny"]["tokens"] == services.dataset_tokens_for(dataset=corpus, base_key="scratch:tiny")
+    assert rows["gpt2"]["tokens"] == corpus.tokens and not rows["tiny"]["calibrated"]
+    assert "speed not measured yet" in page.content.decode()
+    Calibration.objects.create(base_key="scratch:tiny", block_size=128, batch_size=8, tokens_per_second=1.0)
+    slow = {row["base"].key: row for row in alice_client.get(url).context["estimates"]}["tiny"]
+    assert slow["calibrated"] and slow["seconds"] > rows["tiny"]["seconds"]

@@ -72,6 +72,8 @@ class TrainingWorker(Worker):
         this process never loads torch before forking)."""
         from training.calibration import calibration_enqueue_missing
 
+        if not conf.calibrate_at_start():
+            return
         try:
             if calibration_enqueue_missing():
                 log.info("training worker: queued the speed calibration of new base models")

@@ -154,3 +154,18 @@ def test_the_dataset_page_times_one_pass_with_each_models_tokens_and_speed(alice
     Calibration.objects.create(base_key="scratch:tiny", block_size=128, batch_size=8, tokens_per_second=1.0)
     slow = {row["base"].key: row for row in alice_client.get(url).context["estimates"]}["tiny"]
     assert slow["calibrated"] and slow["seconds"] > rows["tiny"]["seconds"]
+
+
+def test_a_starting_worker_queues_the_calibration_unless_told_not_to(bases, redis_conn, settings):
+    from rq import Queue
+
+    from training.queueing import QUEUE_NAME
+    from training.worker import TrainingWorker
+
+    worker = TrainingWorker([QUEUE_NAME], connection=redis_conn)
+    settings.TRAINING_CALIBRATE_AT_START = False
+    worker.queue_calibration()
+    assert Queue(QUEUE_NAME, connection=redis_conn).job_ids == []
+    settings.TRAINING_CALIBRATE_AT_START = True
+    worker.queue_calibration()
+    assert Queue(QUEUE_NAME, connection=redis_conn).job_ids == [calibration.CALIBRATION_JOB_ID]

@@ -194,11 +194,11 @@ def hyperparameters_resolve(*, preset: str, options: dict | None = None, block_s
     return resolved
 
 
-def run_budget(*, hyperparameters: dict) -> int:
+def run_budget(*, hyperparameters: dict, steps: int) -> int:
     """Tokens the run will read at most (the quota and the job timeout are derived from it)."""
     per_step = int(hyperparameters.get("batch_size", 8)) * int(hyperparameters.get("block_size", 128)) * int(
         hyperparameters.get("grad_accum", 1))
-    return int(hyperparameters["max_steps"]) * per_step
+    return int(hyperparameters.get("max_steps") or steps) * per_step
 
 
 def dataset_tokens_for(*, dataset: Dataset, base_key: str, base_run: TrainingRun | None = None) -> int:
@@ -313,12 +313,13 @@ def run_plan(*, owner, dataset: Dataset, base_model: BaseModel | None = None, ba
     planned = plan_at(speed["tokens_per_second"])
     hyperparameters = {**planned["hyperparameters"],
                        **{key: value for key, value in options.items() if key not in PLAN_KEYS}}
-    budget = run_budget(hyperparameters=hyperparameters)
+    budget = run_budget(hyperparameters=hyperparameters, steps=planned["plan"]["steps"])
     if budget > conf.max_token_budget():
         raise ValidationError(_("This run would process about %(tokens)s tokens; the limit is %(limit)s. "
                                 "Lower the epochs or the maximum number of steps.")
                               % {"tokens": f"{budget:,}", "limit": f"{conf.max_token_budget():,}"})
-    estimate = run_estimate_seconds(tokens=tokens, base_key=base_key, hyperparameters=hyperparameters,
+    estimate = run_estimate_seconds(tokens=tokens, base_key=base_key,
+                                    hyperparameters={**hyperparameters, "max_steps": planned["plan"]["steps"]},
                                     tokens_per_second=speed["tokens_per_second"])
     if estimate * 1.2 > conf.job_timeout_max():
         raise ValidationError(_("This run would take too long (about %(hours)s hours). "

@@ -107,7 +107,9 @@ def preset_plan(preset: str, *, base_kind: str, base_source: str, parameters: in
         steps, limited_by = budget_steps, "budget"
     else:
         steps, limited_by = cap_steps, "epoch_cap"
-    settings["max_steps"] = steps
+    if limited_by != "epochs":
+        # The engine counts the epochs itself from the real blocks; every other limit is a number of steps.
+        settings["max_steps"] = steps
     settings["eval_every_steps"] = max(1, steps // EVALUATIONS_PER_RUN)
     if lora:
         settings["lora"] = True

@@ -278,6 +278,7 @@ class _Run:
                  "best_step": 0, "overfitting": False, "best_train_loss": None, "fingerprint": self.fingerprint,
                  "evals_since_best": 0, "stop_reason": "max_steps" if config.max_steps else "epochs"}
         state = self.resume(model, optimizer, scheduler, state)
+        state.setdefault("stop_reason", "max_steps" if config.max_steps else "epochs")  # older checkpoints
         self.position = {"step": state["step"], "total_steps": total_steps}
         tokens_per_step = config.batch_size * config.grad_accum * config.block_size
         self.report(Progress("start", step=state["step"], total_steps=total_steps,

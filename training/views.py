@@ -17,7 +17,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from training import conf, selectors, services
 from training.charts import history_series, loss_chart
 from training.forms import CompareForm, DatasetUploadForm, PlaygroundForm, RunForm
-from training.models import BaseModel, Dataset, TrainingRun
+from training.models import Dataset, TrainingRun
 from training.reasons import dataset_error_message, run_failure, run_stop_reason
 
 log = logging.getLogger(__name__)

@@ -6,9 +6,18 @@ import sys
 
 import pytest
 
-from training.engine.estimate import estimate_seconds, fallback_tokens_per_second, parameters
-from training.engine.presets import (EARLY_STOPPING_PATIENCE, HYPER_PRESETS, default_learning_rate, max_epochs,
-                                     preset_plan)
+from training.engine.estimate import (
+    estimate_seconds,
+    fallback_tokens_per_second,
+    parameters,
+)
+from training.engine.presets import (
+    EARLY_STOPPING_PATIENCE,
+    HYPER_PRESETS,
+    default_learning_rate,
+    max_epochs,
+    preset_plan,
+)
 
 TINY = parameters("scratch:tiny")
 

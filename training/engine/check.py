@@ -6,7 +6,12 @@ from .config import DEFAULT_MAX_BYTES, DatasetReport, TrainConfig
 from .corpus import read_corpus, text_figures
 from .data import count_tokens, tokenize_corpus, too_small
 from .estimate import estimate_seconds
-from .tokenization import gpt2_tokenizer_dir, is_gpt2_vocabulary, load_tokenizer, train_bpe_tokenizer
+from .tokenization import (
+    gpt2_tokenizer_dir,
+    is_gpt2_vocabulary,
+    load_tokenizer,
+    train_bpe_tokenizer,
+)
 
 DEFAULT_BASE_KINDS = ("scratch:tiny", "scratch:small", "gpt2")
 SCRATCH_SAMPLE_CHARS = 1_000_000  # the from-scratch tokenizer is trained on at most this much to measure it

@@ -41,3 +41,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = Path(os.environ["TEST_MEDIA_ROOT"])
 MODELS_DIR = Path(os.environ["TEST_MODELS_DIR"])
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Worker processes started by tests do not queue speed calibrations (tests/training/test_presets_plan.py
+# runs that job itself): their queue holds only the runs a test enqueues.
+TRAINING_CALIBRATE_AT_START = False

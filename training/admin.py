@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from training import services
-from training.models import BaseModel, Dataset, TrainingRun
+from training.models import BaseModel, Calibration, Dataset, TrainingRun
 from training.reasons import run_failure
 
 
@@ -194,3 +194,15 @@ class BaseModelAdmin(admin.ModelAdmin):
         if base.is_local_dir:
             return _("A local directory: put config.json, model.safetensors and the tokenizer files there.")
         return format_html("<code>python manage.py download_base_model {}</code>", base.source)
+
+
+@admin.register(Calibration)
+class CalibrationAdmin(admin.ModelAdmin):
+    """Measured training speeds; delete a row to have the worker measure that base again at its next start
+    (or run `manage.py calibrate_training`)."""
+
+    list_display = ("base_key", "block_size", "batch_size", "device", "tokens_per_second", "measurements", "source",
+                    "updated_at")
+    list_filter = ("device", "source")
+    search_fields = ("base_key",)
+    readonly_fields = ("measurements", "source", "updated_at")

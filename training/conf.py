@@ -103,3 +103,9 @@ def cancel_grace_seconds() -> float:
 
 def playground_max_new_tokens() -> int:
     return int(_get("TRAINING_PLAYGROUND_MAX_NEW_TOKENS", 200))
+
+
+def calibrate_at_start() -> bool:
+    """Whether a starting training worker queues the speed calibration of bases that have no
+    figure yet (the suite's worker tests turn it off: their queue holds only their runs)."""
+    return str(_get("TRAINING_CALIBRATE_AT_START", "1")).lower() not in ("0", "false", "no", "off")

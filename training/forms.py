@@ -56,7 +56,9 @@ def _number(label, key, *, integer=False, step=None, help_text=""):
 
 
 class RunForm(forms.Form):
-    PRESET_CHOICES = [("quick", _("Quick (1 epoch)")), ("standard", _("Standard (3 epochs)"))]
+    # Time budgets (training.engine.presets.HYPER_PRESETS): the steps follow from the measured speed.
+    PRESET_CHOICES = [("quick", _("Quick (about 1 minute)")), ("standard", _("Standard (about 5 minutes)")),
+                      ("long", _("Long (about 20 minutes)"))]
 
     dataset = forms.ChoiceField(label=_("Dataset"))
     base = forms.ChoiceField(label=_("Base model"))
@@ -64,15 +66,17 @@ class RunForm(forms.Form):
                                widget=forms.RadioSelect)
     name = forms.CharField(label=_("Run name"), max_length=120, required=False,
                            help_text=_("Optional, to recognise the run later."))
-    epochs = _number(_("Epochs"), "epochs", step="0.1",
-                     help_text=_("How many times the model reads the whole dataset."))
+    epochs = _number(_("Epochs"), "epochs", step="0.1", help_text=_(
+        "Empty: the preset's time budget decides. Set: the model reads the whole dataset this many times "
+        "instead (Maximum steps, if set, wins)."))
     learning_rate = _number(_("Learning rate"), "learning_rate", help_text=_(
         "Empty: a good default for the base model. Too high makes the loss jump around."))
     batch_size = _number(_("Batch size"), "batch_size", integer=True)
     block_size = _number(_("Block size (tokens)"), "block_size", integer=True, help_text=_(
         "How many tokens the model sees at once; at most the model's maximum."))
     max_steps = _number(_("Maximum steps"), "max_steps", integer=True, help_text=_(
-        "Optional: stop after this many steps even if the epochs are not done."))
+        "Empty: the preset's time budget decides. Set: the run trains at most this many steps, whatever the "
+        "preset or the epochs say; it still stops sooner when the validation loss stops improving."))
     lora = forms.BooleanField(label=_("Use LoRA (pretrained bases only)"), required=False, help_text=_(
         "Trains small adapter matrices instead of every weight: less memory, faster."))
     sample_prompts = forms.CharField(

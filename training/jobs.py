@@ -60,6 +60,9 @@ def _train_and_publish(run: TrainingRun, attempt: int) -> str:
                      f"(step {run.checkpoint_step}).")
     else:
         reporter.log(f"Attempt {attempt} started on worker process {os.getpid()}.")
+    plan_line = plan_description(run.plan or {})
+    if plan_line:
+        reporter.log(plan_line)
     reporter.flush()
     config = engine_config(run, attempt_dir)
     result = engine.train(config, reporter)
@@ -92,6 +95,9 @@ def _publish(run, attempt, result, reporter, zip_path: Path) -> str:
         log.warning("run %s attempt %s finished but no longer owns the run: not published", run.pk, attempt)
         return "superseded"
     _cleanup_after_publish(run, attempt)
+    from training.calibration import calibration_from_run
+
+    calibration_from_run(run, data)  # the next plans for this base count on the speed just measured
     return "succeeded"
 
 
@@ -147,6 +153,26 @@ def failure_code(exc: BaseException) -> str:
     if isinstance(exc, engine.EngineError) and getattr(exc, "code", "") in ("diverged", "invalid_config"):
         return exc.code
     return "internal"
+
+
+def plan_description(plan: dict) -> str:
+    """A log line saying where the run's number of steps comes from."""
+    if not plan.get("steps"):
+        return ""
+    speed = (f"{plan.get('tokens_per_second', 0):,.0f} tokens/s "
+             f"{'measured on the workers' if plan.get('calibrated') else 'guessed from the model size'}")
+    limited_by = plan.get("limited_by")
+    if limited_by == "budget":
+        why = f"the {plan.get('preset')} preset's budget of {plan.get('budget_seconds')} s at {speed}"
+    elif limited_by == "epoch_cap":
+        why = (f"at most {plan.get('max_epochs')} passes over the text (the {plan.get('preset')} preset's "
+               f"budget of {plan.get('budget_seconds')} s at {speed} would allow {plan.get('budget_steps')} steps)")
+    elif limited_by == "epochs":
+        why = "the epochs you set"
+    else:
+        why = "the maximum steps you set"
+    return (f"Plan: {plan['steps']} steps of {plan.get('tokens_per_step')} tokens (about {plan.get('epochs')} "
+            f"passes over the text), from {why}.")
 
 
 # Engine configuration ----------------------------------------------------------------------

@@ -203,6 +203,9 @@ class TrainingRun(models.Model):
                                  verbose_name=_("base run"))
     preset = models.CharField(_("preset"), max_length=20, default="quick")
     hyperparameters = models.JSONField(_("hyperparameters"), default=dict, blank=True)
+    # How the preset became these settings (budget, measured speed, steps, what limits them):
+    # see training.engine.presets.preset_plan.
+    plan = models.JSONField(_("plan"), default=dict, blank=True)
 
     # Queue and claim
     status = models.CharField(_("status"), max_length=20, choices=STATUS_CHOICES, default=QUEUED, db_index=True)
@@ -333,3 +336,35 @@ class TrainingRun(models.Model):
         if self.status != self.QUEUED:
             return None
         return TrainingRun.objects.filter(status=self.QUEUED, pk__lt=self.pk).count() + 1
+
+
+class Calibration(models.Model):
+    """How fast the training workers train one base model: tokens per second for one
+    (base, block size, batch size, device). Measured by a few real steps on the worker
+    (`calibrate_training`, or the worker's job for bases with no figure yet) and refined by
+    every finished run's own speed (an exponential moving average)."""
+
+    PROBE, RUN = "probe", "run"
+    SOURCE_CHOICES = [(PROBE, _("calibration steps")), (RUN, _("finished run"))]
+
+    base_key = models.CharField(_("base model"), max_length=500, help_text=_(
+        "The engine's name of the base: scratch:<preset>, a Hub id, or a model directory."))
+    block_size = models.PositiveIntegerField(_("block size"))
+    batch_size = models.PositiveIntegerField(_("batch size"))
+    device = models.CharField(_("device"), max_length=40, default="cpu")
+    tokens_per_second = models.FloatField(_("tokens per second"))
+    measurements = models.PositiveIntegerField(_("measurements"), default=1)
+    source = models.CharField(_("last measured by"), max_length=10, choices=SOURCE_CHOICES, default=PROBE)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["base_key", "block_size", "batch_size"]
+        verbose_name = _("speed calibration")
+        verbose_name_plural = _("speed calibrations")
+        constraints = [
+            models.UniqueConstraint(fields=["base_key", "block_size", "batch_size", "device"],
+                                    name="calibration_unique_setting"),
+        ]
+
+    def __str__(self):
+        return f"{self.base_key} {self.block_size}x{self.batch_size} {self.device}: {self.tokens_per_second:.0f} tok/s"

@@ -113,3 +113,31 @@ def dataset_error_message(code: str, params: dict | None = None) -> str:
     if code == "csv_missing_text":
         return str(_("A .csv file needs a column named \"text\"."))
     return str(_("The file could not be read as a training text."))
+
+
+def run_stop_reason(run) -> str:
+    """Why a finished run stopped training, in the student's language ("" when unknown).
+
+    The engine says whether it stopped early or ran its steps; the run's plan says what those
+    steps stood for (the preset's time budget, the cap on passes over the text, or the
+    student's own epochs or maximum steps)."""
+    metrics = run.metrics or {}
+    reason = metrics.get("stop_reason")
+    if not reason:
+        return ""
+    if reason == "early_stopping":
+        patience = (run.hyperparameters or {}).get("early_stopping_patience")
+        return _("Stopped early at step %(step)s: validation loss had not improved for %(patience)s evaluations. "
+                 "The model from step %(best)s, the best one, is kept.") % {
+            "step": metrics.get("steps"), "patience": patience, "best": metrics.get("best_step")}
+    limited_by = (run.plan or {}).get("limited_by")
+    if limited_by == "budget":
+        return _("Stopped at step %(step)s: the preset's time budget was used up.") % {"step": metrics.get("steps")}
+    if limited_by == "epoch_cap":
+        return _("Stopped at step %(step)s after %(epochs)s passes over the text, the most allowed for a text "
+                 "of this size (more would make the model memorise it).") % {
+            "step": metrics.get("steps"), "epochs": (run.plan or {}).get("max_epochs")}
+    if limited_by == "epochs":
+        return _("Stopped at step %(step)s: the number of epochs you set was reached.") % {
+            "step": metrics.get("steps")}
+    return _("Stopped at step %(step)s: the maximum number of steps was reached.") % {"step": metrics.get("steps")}

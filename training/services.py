@@ -196,6 +196,7 @@ BOUNDS = {
     "seed": (0, 2**31 - 1),
     "val_fraction": (0.01, 0.5),
     "eval_every_steps": (1, 100_000),
+    "early_stopping_patience": (1, 1000),
     "checkpoint_every_steps": (1, 100_000),
     "checkpoint_every_seconds": (1, 24 * 3600),
     "progress_every_seconds": (0.1, 60),
@@ -203,10 +204,13 @@ BOUNDS = {
     "num_threads": (1, 256),
 }
 INTEGER_KEYS = {"batch_size", "block_size", "max_steps", "lora_r", "lora_alpha", "grad_accum", "vocab_size", "seed",
-                "text_prompts",
-                "eval_every_steps", "checkpoint_every_steps", "sample_max_new_tokens", "num_threads"}
-FREE_KEYS = {"lora", "sample_prompts"}
+                "text_prompts", "eval_every_steps", "early_stopping_patience", "checkpoint_every_steps",
+                "sample_max_new_tokens", "num_threads"}
 STUDENT_KEYS = {"epochs", "learning_rate", "batch_size", "block_size", "max_steps", "lora", "sample_prompts"}
+# Options the preset plan takes into account (the rest is stored as given).
+PLAN_KEYS = {"epochs", "max_steps", "batch_size", "block_size", "learning_rate", "lora", "grad_accum", "warmup_ratio"}
+# From-scratch tokens per character when a dataset's report predates the measured figure.
+SCRATCH_TOKENS_PER_CHAR = 0.5
 # The student's own sample prompts (besides those taken from their text): few and short, so
 # sampling stays a few seconds.
 MAX_EXTRA_PROMPTS = 3
@@ -232,7 +236,7 @@ def sample_prompts_clean(value) -> list[str]:
 
 
 def hyper_presets() -> dict:
-    from training.engine import HYPER_PRESETS
+    from training.engine.presets import HYPER_PRESETS
 
     return HYPER_PRESETS
 
@@ -256,11 +260,14 @@ def _bounded(key: str, value):
 
 def hyperparameters_resolve(*, preset: str, options: dict | None = None, block_size_limit: int = 1024,
                             lora_allowed: bool = False) -> dict:
-    """Preset values overridden by bounded options; raises ValidationError naming the field."""
-    presets = hyper_presets()
-    if preset not in presets:
+    """The explicitly given options, bounded; raises ValidationError naming the field.
+
+    The preset's own values come from the plan (run_plan), which needs the dataset and the
+    measured speed; this only checks what a student or trusted code asked for.
+    """
+    if preset not in hyper_presets():
         raise ValidationError({"preset": _("Unknown preset.")})
-    resolved = dict(presets[preset])
+    resolved = {}
     for key, value in (options or {}).items():
         if value is None or value == "":
             continue
@@ -272,7 +279,7 @@ def hyperparameters_resolve(*, preset: str, options: dict | None = None, block_s
             resolved["sample_prompts"] = sample_prompts_clean(value)
         else:
             raise ValidationError({key: _("This setting cannot be changed.")})
-    block_size = int(resolved.get("block_size", 128))
+    block_size = int(resolved.get("block_size", 0))
     if block_size > block_size_limit:
         raise ValidationError({"block_size": _("The block size of this model can be at most %(limit)s.")
                                % {"limit": block_size_limit}})
@@ -281,25 +288,61 @@ def hyperparameters_resolve(*, preset: str, options: dict | None = None, block_s
     return resolved
 
 
-def run_budget(*, tokens: int, hyperparameters: dict) -> int:
-    """Tokens the run will process (the budget quotas and the job timeout are derived from)."""
-    epochs = float(hyperparameters.get("epochs", 1.0))
-    budget = int(tokens * epochs)
-    max_steps = hyperparameters.get("max_steps")
-    if max_steps:
-        per_step = int(hyperparameters.get("batch_size", 8)) * int(hyperparameters.get("block_size", 128)) * int(
-            hyperparameters.get("grad_accum", 1))
-        budget = min(budget, int(max_steps) * per_step) if budget else int(max_steps) * per_step
-    return budget
+def run_budget(*, hyperparameters: dict, steps: int) -> int:
+    """Tokens the run will read at most (the quota and the job timeout are derived from it)."""
+    per_step = int(hyperparameters.get("batch_size", 8)) * int(hyperparameters.get("block_size", 128)) * int(
+        hyperparameters.get("grad_accum", 1))
+    return int(hyperparameters.get("max_steps") or steps) * per_step
 
 
-def run_estimate_seconds(*, tokens: int, base_key: str, hyperparameters: dict) -> float:
-    from training.engine import estimate_seconds
+def dataset_tokens_for(*, dataset: Dataset, base_key: str, base_run: TrainingRun | None = None) -> int:
+    """Tokens of the dataset with the tokenizer the run will use: the base's own tokenizer
+    (counted by the dataset check), or for a from-scratch base the characters times the
+    tokens per character measured by training that tokenizer on the text."""
+    report = dataset.report or {}
+    counted = (report.get("tokens_by_base") or {}).get(base_key)
+    if counted:
+        return int(counted)
+    chars = int(report.get("chars") or 0)
+    if base_run is not None:
+        ratio = ((base_run.metrics or {}).get("data") or {}).get("tokens_per_char")
+        if ratio and chars:
+            return max(1, int(chars * float(ratio)))
+    if base_key.startswith("scratch:") and chars:
+        ratio = report.get("scratch_tokens_per_char") or SCRATCH_TOKENS_PER_CHAR
+        return max(1, int(chars * float(ratio)))
+    return dataset.tokens
+
+
+def run_estimate_seconds(*, tokens: int, base_key: str, hyperparameters: dict,
+                         tokens_per_second: float | None = None) -> float:
+    from training.engine.estimate import estimate_seconds
 
     return float(estimate_seconds(
-        tokens, base=base_key,
-        epochs=float(hyperparameters.get("epochs", 1.0)), block_size=int(hyperparameters.get("block_size", 128)),
-        batch_size=int(hyperparameters.get("batch_size", 8)), max_steps=hyperparameters.get("max_steps")))
+        tokens, base=base_key, block_size=int(hyperparameters.get("block_size", 128)),
+        batch_size=int(hyperparameters.get("batch_size", 8)), grad_accum=int(hyperparameters.get("grad_accum", 1)),
+        max_steps=hyperparameters.get("max_steps"), epochs=float(hyperparameters.get("epochs", 1.0)),
+        tokens_per_second=tokens_per_second))
+
+
+def dataset_epoch_estimates(*, dataset: Dataset) -> list[dict]:
+    """For each enabled base: how long one pass over the text takes at the measured speed
+    ({"base", "seconds", "tokens", "calibrated"})."""
+    from training.calibration import speed_for
+    from training.engine.presets import SETTINGS
+
+    rows = []
+    for base in BaseModel.objects.filter(enabled=True):
+        settings = SETTINGS["scratch" if base.is_scratch else "pretrained"]
+        block_size, batch_size = min(int(settings["block_size"]), base.block_size_limit()), int(settings["batch_size"])
+        speed = speed_for(base_key=base.engine_key, block_size=block_size, batch_size=batch_size)
+        tokens = dataset_tokens_for(dataset=dataset, base_key=base.engine_key)
+        seconds = run_estimate_seconds(tokens=tokens, base_key=base.engine_key,
+                                       hyperparameters={"block_size": block_size, "batch_size": batch_size,
+                                                        "grad_accum": settings["grad_accum"], "epochs": 1.0},
+                                       tokens_per_second=speed["tokens_per_second"])
+        rows.append({"base": base, "seconds": seconds, "tokens": tokens, "calibrated": speed["calibrated"]})
+    return rows
 
 
 def job_timeout_for(estimate_seconds: float) -> int:
@@ -323,7 +366,16 @@ def base_block_size_limit(*, base_model: BaseModel | None, base_run: TrainingRun
 
 def run_plan(*, owner, dataset: Dataset, base_model: BaseModel | None = None, base_run: TrainingRun | None = None,
              preset: str = "quick", options: dict | None = None) -> dict:
-    """Validate a run request without saving it: hyperparameters, budget, estimate, timeout."""
+    """Validate a run request without saving it, and turn the preset into concrete settings:
+    {"hyperparameters", "plan", "budget", "estimate_seconds", "job_timeout"}.
+
+    The preset is a time budget: its steps come from the speed the workers measured for this
+    base (training.calibration), capped so a small text is not memorised (presets.preset_plan).
+    """
+    from training.calibration import speed_for
+    from training.engine.estimate import parameters as base_parameters
+    from training.engine.presets import preset_plan
+
     if base_model is None and base_run is None:
         raise ValidationError({"base": _("Choose a base model.")})
     if base_run is not None:
@@ -333,23 +385,43 @@ def run_plan(*, owner, dataset: Dataset, base_model: BaseModel | None = None, ba
         raise ValidationError({"base": _("This base model is not available on this site yet.")})
     if not dataset.is_usable or not (dataset.owner_id == owner.pk or (dataset.is_sample and dataset.published)):
         raise ValidationError({"dataset": _("Choose one of your datasets or a shared sample.")})
-    hyperparameters = hyperparameters_resolve(
-        preset=preset, options={**conf.extra_hyperparameters(), **(options or {})},
-        block_size_limit=base_block_size_limit(base_model=base_model, base_run=base_run),
+    block_limit = base_block_size_limit(base_model=base_model, base_run=base_run)
+    options = hyperparameters_resolve(
+        preset=preset, options={**conf.extra_hyperparameters(), **(options or {})}, block_size_limit=block_limit,
         lora_allowed=base_model is not None and base_model.kind == BaseModel.PRETRAINED)
     base_key = str(base_run.export_dir) if base_run is not None else base_model.engine_key
-    tokens = dataset.tokens_for(base_key)  # under the base's own tokenizer when the check counted it
-    budget = run_budget(tokens=tokens, hyperparameters=hyperparameters)
+    base_kind = "run" if base_run is not None else ("scratch" if base_model.is_scratch else "pretrained")
+    base_source = base_run.export_dir if base_run is not None else base_model.source
+    tokens = dataset_tokens_for(dataset=dataset, base_key=base_key, base_run=base_run)
+    overrides = {key: value for key, value in options.items() if key in PLAN_KEYS}
+    overrides.setdefault("block_size", min(128, block_limit))
+
+    def plan_at(speed: float) -> dict:
+        return preset_plan(preset, base_kind=base_kind, base_source=str(base_source),
+                           parameters=base_parameters(base_key), tokens=tokens,
+                           tokens_per_second=speed, overrides=overrides,
+                           val_fraction=float(options.get("val_fraction", 0.1)))
+
+    shape = plan_at(1.0)["hyperparameters"]  # batch and block size do not depend on the speed
+    speed = speed_for(base_key=base_key, block_size=shape["block_size"], batch_size=shape["batch_size"])
+    planned = plan_at(speed["tokens_per_second"])
+    hyperparameters = {**planned["hyperparameters"],
+                       **{key: value for key, value in options.items() if key not in PLAN_KEYS}}
+    budget = run_budget(hyperparameters=hyperparameters, steps=planned["plan"]["steps"])
     if budget > conf.max_token_budget():
         raise ValidationError(_("This run would process about %(tokens)s tokens; the limit is %(limit)s. "
-                                "Lower the epochs or set a maximum number of steps.")
+                                "Lower the epochs or the maximum number of steps.")
                               % {"tokens": f"{budget:,}", "limit": f"{conf.max_token_budget():,}"})
-    estimate = run_estimate_seconds(tokens=tokens, base_key=base_key, hyperparameters=hyperparameters)
+    estimate = run_estimate_seconds(tokens=tokens, base_key=base_key,
+                                    hyperparameters={**hyperparameters, "max_steps": planned["plan"]["steps"]},
+                                    tokens_per_second=speed["tokens_per_second"])
     if estimate * 1.2 > conf.job_timeout_max():
         raise ValidationError(_("This run would take too long (about %(hours)s hours). "
-                                "Lower the epochs or set a maximum number of steps.")
+                                "Lower the epochs or the maximum number of steps.")
                               % {"hours": f"{estimate / 3600:.1f}"})
-    return {"hyperparameters": hyperparameters, "budget": budget, "estimate_seconds": estimate,
+    plan = {**planned["plan"], "calibrated": speed["calibrated"], "device": speed["device"],
+            "estimate_seconds": estimate}
+    return {"hyperparameters": hyperparameters, "plan": plan, "budget": budget, "estimate_seconds": estimate,
             "job_timeout": job_timeout_for(estimate)}
 
 
@@ -390,7 +462,7 @@ def training_run_create(*, owner, dataset: Dataset, base_model: BaseModel | None
                                      code="queue_full")
                 run = TrainingRun.objects.create(
                     owner=owner, dataset=dataset, base_model=None if base_run else base_model, base_run=base_run,
-                    preset=preset, hyperparameters=plan["hyperparameters"], name=dataset_display_name(name)[:120]
+                    preset=preset, hyperparameters=plan["hyperparameters"], plan=plan["plan"], name=dataset_display_name(name)[:120]
                     if name else "", active_slot=slot, status=TrainingRun.QUEUED, attempt=1,
                     job_timeout=plan["job_timeout"], eta_seconds=plan["estimate_seconds"])
                 transaction.on_commit(lambda: _enqueue_after_commit(run))

@@ -17,8 +17,8 @@ from django_htmx.http import HttpResponseClientRefresh
 from training import conf, selectors, services
 from training.charts import history_series, loss_chart
 from training.forms import CompareForm, DatasetUploadForm, PlaygroundForm, RunForm
-from training.models import BaseModel, Dataset, TrainingRun
-from training.reasons import dataset_error_message, run_failure
+from training.models import Dataset, TrainingRun
+from training.reasons import dataset_error_message, run_failure, run_stop_reason
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +62,7 @@ def dataset_list(request):
 @login_required
 def dataset_detail(request, code):
     dataset = selectors.dataset_for_user(request.user, code)
-    estimates = []
-    for base in BaseModel.objects.filter(enabled=True):
-        seconds = (dataset.report.get("estimated_seconds") or {}).get(base.engine_key)
-        if seconds is not None:
-            estimates.append({"base": base, "seconds": seconds})
+    estimates = services.dataset_epoch_estimates(dataset=dataset) if dataset.is_usable else []
     return render(request, "training/dataset_detail.html", {
         "dataset": dataset,
         "report": dataset.report,
@@ -161,7 +157,8 @@ def run_new(request):
         estimate = _estimate(form)
         status = 400
     else:
-        preset = request.GET.get("preset") if request.GET.get("preset") in ("quick", "standard") else "quick"
+        presets = dict(RunForm.PRESET_CHOICES)
+        preset = request.GET.get("preset") if request.GET.get("preset") in presets else "quick"
         form = RunForm(initial={"preset": preset}, user=request.user)
         dataset = request.GET.get("dataset") if request.GET.get("dataset") in form.datasets else None
         base = request.GET.get("base") if request.GET.get("base") in form.bases else None
@@ -192,6 +189,7 @@ def _progress_context(run: TrainingRun) -> dict:
     metrics = run.metrics or {}
     chart = loss_chart(history_series(run.history), reference=metrics.get("base_val_loss"))
     title, advice = run_failure(run.error_code) if run.status == TrainingRun.FAILED else ("", "")
+    stop_reason = run_stop_reason(run) if run.status == TrainingRun.SUCCEEDED else ""
     return {
         "run": run,
         "chart": chart,
@@ -202,6 +200,8 @@ def _progress_context(run: TrainingRun) -> dict:
         "waiting_for_queue": run.status == TrainingRun.QUEUED and not run.rq_job_id,
         "overfitting_warning": _still_overfitting(run),
         "val_bpc": latest_bpc(run),
+        "stop_reason": stop_reason,
+        "preset_label": dict(RunForm.PRESET_CHOICES).get(run.preset, run.preset),
     }
 
 

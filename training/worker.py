@@ -65,6 +65,22 @@ class TrainingWorker(Worker):
         super().bootstrap(*args, **kwargs)
         log.info("training worker: reconciling runs at start")
         self.reconcile()
+        self.queue_calibration()
+
+    def queue_calibration(self) -> None:
+        """Bases without a measured speed get a short calibration job (run by a work horse, so
+        this process never loads torch before forking)."""
+        from training.calibration import calibration_enqueue_missing
+
+        if not conf.calibrate_at_start():
+            return
+        try:
+            if calibration_enqueue_missing():
+                log.info("training worker: queued the speed calibration of new base models")
+        except Exception:  # the worker must start even if the database is not ready
+            log.exception("could not queue the speed calibration")
+        finally:
+            connections.close_all()
 
     def maintain_heartbeats(self, job):
         try:

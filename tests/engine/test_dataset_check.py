@@ -36,6 +36,23 @@ def test_it_reports_figures_for_a_text_file(tmp_path):
     assert json.dumps(report.to_dict())
 
 
+def test_tokens_are_counted_with_each_bases_own_tokenizer(tmp_path, tiny_base_dir):
+    """GPT-2's count for gpt2; for a from-scratch base the count of a tokenizer trained on this
+    text (as the run trains one); for a model directory, that model's own tokenizer."""
+    from training.engine.tokenization import load_tokenizer
+
+    text = make_text(200)
+    path = write(tmp_path, "a.txt", text)
+    report = check_dataset(path, block_size=32, base_kinds=("scratch:tiny", "gpt2", tiny_base_dir))
+    assert report.tokens_by_base["gpt2"] == report.tokens
+    assert 0 < report.scratch_tokens_per_char < report.tokens_per_char  # trained on this text: fewer tokens
+    assert report.tokens_by_base["scratch:tiny"] == round(report.chars * report.scratch_tokens_per_char)
+    own = load_tokenizer(tiny_base_dir)
+    lines = [line + "\n" for line in text.splitlines()]
+    assert report.tokens_by_base[tiny_base_dir] == pytest.approx(
+        sum(len(own(line, add_special_tokens=False)["input_ids"]) for line in lines), rel=0.05)
+
+
 def test_japanese_costs_more_tokens_per_character(tmp_path):
     english = check_dataset(write(tmp_path, "en.txt", "The cat sat on the warm mat by the door. " * 40), block_size=16)
     japanese = check_dataset(write(tmp_path, "ja.txt", "猫が戸口のそばの暖かいマットに座った。" * 40), block_size=16)

@@ -27,7 +27,7 @@ def test_upload_is_checked_and_figures_are_shown(alice_client, bases, settings):
     assert path.is_relative_to(Path(settings.MEDIA_ROOT).resolve()) and "my text" not in path.name
     page = alice_client.get(response.url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert f"{dataset.report['tokens']:,}" in page and f"{dataset.report['chars']:,}" in page
-    assert "Estimated training time" in page and "Tiny GPT" in page
+    assert "One pass over the text (one epoch)" in page and "Tiny GPT" in page
 
 
 @pytest.mark.parametrize("filename", ["../../etc/passwd.txt", "..\\..\\evil.txt", "nul\x00byte.txt", "x" * 10_000,

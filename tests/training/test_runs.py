@@ -33,7 +33,7 @@ def test_new_run_page_shows_estimate_and_missing_bases(alice_client, corpus):
     assert 'value="base:gpt2" disabled' in page or ('value="base:gpt2"' in page and "disabled" in page)
     fragment = alice_client.get(reverse("training:run_estimate"), run_form(corpus, epochs="2"),
                                 HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "estimated training time" in fragment and "Epochs" in fragment
+    assert "estimated training time" in fragment and "the epochs you set" in fragment
 
 
 def test_submit_creates_a_queued_run_and_enqueues_it_on_commit(transactional_db, alice, corpus, redis_conn):
@@ -86,7 +86,8 @@ def test_service_bounds_hold_without_the_form(alice, corpus, bases):
 def test_the_token_budget_is_capped(alice, corpus, bases, settings):
     from django.core.exceptions import ValidationError
 
-    settings.TRAINING_MAX_TOKEN_BUDGET = corpus.tokens  # one epoch fits, two do not
+    # Tokens of the tokenizer the from-scratch run trains: one epoch fits, two do not.
+    settings.TRAINING_MAX_TOKEN_BUDGET = services.dataset_tokens_for(dataset=corpus, base_key="scratch:tiny")
     services.training_run_create(owner=alice, dataset=corpus, base_model=bases["tiny"], options={"epochs": 1})
     TrainingRun.objects.update(status="failed")
     with pytest.raises(ValidationError, match="tokens"):

@@ -9,7 +9,8 @@ import importlib
 
 _EXPORTS = {
     "TrainConfig": "config", "TrainResult": "config", "Progress": "config", "DatasetReport": "config",
-    "MODEL_PRESETS": "config", "HYPER_PRESETS": "config",
+    "MODEL_PRESETS": "config", "HYPER_PRESETS": "presets", "preset_plan": "presets",
+    "calibrate": "calibration",
     "EngineError": "errors", "DatasetError": "errors", "BaseModelMissing": "errors",
     "TrainingCancelled": "errors", "OutOfMemory": "errors",
     "check_dataset": "check", "prepare_text": "prepare", "PreparationReport": "prepare",

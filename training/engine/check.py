@@ -1,14 +1,17 @@
 """The dataset check run before any training: figures a student can read, or a refusal."""
 import hashlib
+import os
+import tempfile
 
 from .bases import local_model_dir
-from .config import DEFAULT_MAX_BYTES, DatasetReport
+from .config import DEFAULT_MAX_BYTES, DatasetReport, TrainConfig
 from .corpus import read_corpus, text_figures
 from .data import count_tokens, tokenize_corpus, too_small
 from .estimate import estimate_seconds
-from .tokenization import gpt2_tokenizer_dir, is_gpt2_vocabulary, load_tokenizer
+from .tokenization import gpt2_tokenizer_dir, is_gpt2_vocabulary, load_tokenizer, train_bpe_tokenizer
 
 DEFAULT_BASE_KINDS = ("scratch:tiny", "scratch:small", "gpt2")
+SCRATCH_SAMPLE_CHARS = 1_000_000  # the from-scratch tokenizer is trained on at most this much to measure it
 
 
 def check_dataset(path: str, *, tokenizer_dir: str | None = None, block_size: int = 128,
@@ -21,7 +24,8 @@ def check_dataset(path: str, *, tokenizer_dir: str | None = None, block_size: in
     GPT-2's vocabulary a Japanese character costs about one token or more, an English word about one.
     Pretrained bases in `base_kinds` that are on this machine (hub ids cached in `cache_dir`)
     and bring their own vocabulary, such as rinna's SentencePiece, are counted again with it:
-    their estimates use those counts, kept in `tokens_by_base`.
+    their estimates use those counts, kept in `tokens_by_base`. A from-scratch base is counted
+    as the run will count: with a tokenizer trained on this text.
     """
     corpus = read_corpus(path, max_bytes=max_bytes)
     tokenizer = load_tokenizer(tokenizer_dir or gpt2_tokenizer_dir())
@@ -30,15 +34,21 @@ def check_dataset(path: str, *, tokenizer_dir: str | None = None, block_size: in
     if blocks == 0:
         raise too_small(tokens, block_size)
     figures = text_figures(corpus.documents)
+    scratch_ratio = scratch_tokens_per_char(corpus.documents)
     tokens_by_base = own_token_counts(corpus, base_kinds, cache_dir=cache_dir, skip=tokenizer)
-    estimates = {base: estimate_seconds(tokens_by_base.get(base, tokens), base=base, block_size=block_size)
+    for base in base_kinds:
+        if base.startswith("scratch:"):
+            tokens_by_base[base] = max(1, round(figures["chars"] * scratch_ratio))
+        else:
+            tokens_by_base.setdefault(base, tokens)
+    estimates = {base: estimate_seconds(tokens_by_base[base], base=base, block_size=block_size)
                  for base in base_kinds}
     return DatasetReport(
         chars=figures["chars"], lines=figures["lines"], duplicate_lines=figures["duplicate_lines"],
         bytes=corpus.bytes, tokens=tokens, tokens_per_char=round(tokens / max(1, figures["chars"]), 4),
         blocks=blocks, tokenizer="gpt2" if is_gpt2_vocabulary(tokenizer) else "trained",
         japanese_share=figures["japanese_share"], estimated_seconds=estimates, tokens_by_base=tokens_by_base,
-        repeated_lines=figures["repeated_lines"],
+        repeated_lines=figures["repeated_lines"], scratch_tokens_per_char=round(scratch_ratio, 4),
     )
 
 
@@ -69,3 +79,21 @@ def own_token_counts(corpus, base_kinds, *, cache_dir: str | None, skip) -> dict
 def _vocabulary_key(tokenizer) -> str:
     backend = getattr(tokenizer, "backend_tokenizer", None)
     return hashlib.sha256(backend.to_str().encode()).hexdigest() if backend is not None else str(id(tokenizer))
+
+
+def scratch_tokens_per_char(documents: list[str]) -> float:
+    """Tokens per character of the tokenizer a from-scratch run would train on this text
+    (trained here on up to SCRATCH_SAMPLE_CHARS of it, in a throwaway directory)."""
+    sample, size = [], 0
+    for document in documents:
+        sample.append(document[: SCRATCH_SAMPLE_CHARS - size])
+        size += len(sample[-1])
+        if size >= SCRATCH_SAMPLE_CHARS:
+            break
+    if not size:
+        return 1.0
+    with tempfile.TemporaryDirectory(prefix="llmschool-scratch-tokenizer-") as directory:
+        tokenizer = load_tokenizer(train_bpe_tokenizer(sample, os.path.join(directory, "tokenizer"),
+                                                       vocab_size=TrainConfig.vocab_size))
+        tokens = sum(len(ids) for ids in tokenizer(sample, add_special_tokens=False, verbose=False)["input_ids"])
+    return tokens / size

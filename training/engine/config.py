@@ -7,11 +7,7 @@ MODEL_PRESETS: dict[str, dict] = {
     "small": {"n_embd": 256, "n_layer": 6, "n_head": 8, "n_positions": 512},
 }
 
-# Overrides of TrainConfig for the two choices offered to students.
-HYPER_PRESETS: dict[str, dict] = {
-    "quick": {"epochs": 1.0, "batch_size": 8, "grad_accum": 1, "warmup_ratio": 0.05},
-    "standard": {"epochs": 3.0, "batch_size": 8, "grad_accum": 2, "warmup_ratio": 0.05},
-}
+# The presets offered to students (HYPER_PRESETS) are training-time budgets: see presets.py.
 
 DEFAULT_MAX_BYTES = 10 * 2**20
 
@@ -25,7 +21,8 @@ class TrainConfig:
     vocab_size: int | None = None  # from scratch: None sizes the vocabulary to the corpus; a number bounds it
     block_size: int = 128
     epochs: float = 1.0
-    max_steps: int | None = None
+    max_steps: int | None = None  # set: train at most this many optimizer steps (epochs is then ignored)
+    early_stopping_patience: int | None = None  # stop after this many evaluations without a new best
     learning_rate: float | None = None  # None: chosen from the base kind (see trainer.default_learning_rate)
     batch_size: int = 8
     grad_accum: int = 1
@@ -87,6 +84,10 @@ class TrainResult:
     best_val_loss: float
     best_step: int
     overfitting: bool
+    # Why the loop ended: "max_steps" | "epochs" | "early_stopping", and the seconds the loop
+    # itself took (steps and evaluations, no set-up or export): the speed calibration uses it.
+    stop_reason: str = "max_steps"
+    train_seconds: float = 0.0
     history: list[dict] = field(default_factory=list)
     samples: list[dict] = field(default_factory=list)
     data: dict = field(default_factory=dict)
@@ -112,7 +113,11 @@ class DatasetReport:
     japanese_share: float
     estimated_seconds: dict = field(default_factory=dict)
     repeated_lines: list = field(default_factory=list)  # [{"line": text, "count": n}], most repeated first
-    tokens_by_base: dict = field(default_factory=dict)  # base -> tokens under its own tokenizer, when not GPT-2's
+    # Tokens with each base's own tokenizer: a present pretrained base whose vocabulary is not
+    # GPT-2's (rinna) is counted with it; a from-scratch base gets the characters times the
+    # tokens per character of a tokenizer trained on this text, as the run will train one.
+    tokens_by_base: dict = field(default_factory=dict)
+    scratch_tokens_per_char: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)

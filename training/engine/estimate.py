@@ -1,10 +1,9 @@
-"""Rough duration of a run on this machine, from the model's size and a one-off measurement
-of how fast this machine multiplies matrices."""
-import functools
+"""How long a run takes, from the training speed the worker measured (tokens per second, see
+calibration.py), or, for a base that has not been measured yet, a conservative guess from the
+model's size. Plain Python: no torch, so the web process can call it."""
 import json
 import math
 import os
-import time
 
 from .config import MODEL_PRESETS
 
@@ -21,11 +20,14 @@ KNOWN_BASES = {
     "rinna/japanese-gpt2-xsmall": (6, 512, 32000),
 }
 SCRATCH_VOCAB = 4000
-# Fitted to bench/train_throughput.py runs of the engine (GPT-2 124M, tiny and small presets):
-# a step achieves this share of the measured matmul speed, plus element-wise work (norms,
-# dropout, activations) costing about this many matmul FLOPs per layer x width x token.
-MATMUL_EFFICIENCY = 0.8
-ELEMENTWISE_FLOPS = 30_000
+# The guess for a base nobody has measured yet: the FLOP/s of a busy 2-core CPU (a measured
+# tiny model trains about four times faster on an idle one), so a first run rather ends early
+# than overruns its budget; the first calibration replaces it.
+CONSERVATIVE_FLOPS = 15e9
+# Set-up (tokenizer, model), the evaluation and samples before and after, and export: seconds
+# per million parameters, plus a constant.
+FIXED_SECONDS = 4.0
+FIXED_SECONDS_PER_MILLION_PARAMETERS = 0.15
 
 
 def architecture(base: str) -> tuple[int, int, int]:
@@ -50,48 +52,30 @@ def flops_per_token(layers: int, width: int, vocab: int, block_size: int) -> flo
     return 6 * parameters + attention
 
 
-@functools.lru_cache(maxsize=2)
-def machine_flops(bf16: bool) -> float:
-    """Matmul FLOP/s of this machine's training threads, measured once (about 0.1 s).
+def parameters(base: str) -> int:
+    layers, width, vocab = architecture(base)
+    return 12 * layers * width * width + vocab * width
 
-    CPU time of one thread is measured (stable when the machine is busy), then scaled by
-    the number of threads training will use.
-    """
-    import torch
 
-    from .runtime import usable_cores
+def fallback_tokens_per_second(base: str, block_size: int = 128) -> float:
+    """Training speed for a base that was never measured (see CONSERVATIVE_FLOPS)."""
+    layers, width, vocab = architecture(base)
+    return round(CONSERVATIVE_FLOPS / flops_per_token(layers, width, vocab, block_size), 1)
 
-    dtype = torch.bfloat16 if bf16 else torch.float32
-    a, b = torch.randn(512, 768, dtype=dtype), torch.randn(768, 2048, dtype=dtype)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for _ in range(3):  # warm-up: the first calls build the kernels
-            a @ b
-        repeats, started = 10, time.process_time()
-        for _ in range(repeats):
-            a @ b
-        seconds = max(time.process_time() - started, 1e-6)
-    finally:
-        torch.set_num_threads(threads)
-    per_core = repeats * 2 * 512 * 768 * 2048 / seconds
-    return per_core * min(2, usable_cores()) * 0.9
+
+def fixed_seconds(base: str) -> float:
+    return FIXED_SECONDS + FIXED_SECONDS_PER_MILLION_PARAMETERS * parameters(base) / 1e6
 
 
 def estimate_seconds(tokens: int, *, base: str, epochs: float = 1.0, block_size: int = 128,
-                     batch_size: int = 8, max_steps: int | None = None) -> float:
-    from .runtime import cpu_has_bf16
-
-    layers, width, vocab = architecture(base)
+                     batch_size: int = 8, grad_accum: int = 1, max_steps: int | None = None,
+                     tokens_per_second: float | None = None) -> float:
+    """Seconds for the whole run: its steps at the measured speed (or the conservative guess),
+    plus set-up, evaluations, samples and export."""
+    speed = tokens_per_second or fallback_tokens_per_second(base, block_size)
     blocks = max(1, tokens // block_size)
-    steps = max_steps or max(1, math.ceil(epochs * blocks / batch_size))
-    step_tokens = batch_size * block_size
-    work = step_tokens * (flops_per_token(layers, width, vocab, block_size) / MATMUL_EFFICIENCY
-                          + ELEMENTWISE_FLOPS * layers * width)
-    step_seconds = work / machine_flops(cpu_has_bf16())
-    # About ten evaluations on up to 64 validation blocks, a forward pass costing a third of a step.
-    eval_batches = math.ceil(min(64, max(1, blocks // 10)) / batch_size)
-    evaluations = 11 * eval_batches * step_seconds / 3
-    # Set-up, samples before and after, and export grow with the model's size.
-    fixed = 3.0 + 2e-7 * (12 * layers * width * width + vocab * width)
-    return round(steps * step_seconds + evaluations + fixed, 1)
+    steps = max_steps or max(1, math.ceil(epochs * blocks / batch_size / grad_accum))
+    train = steps * batch_size * grad_accum * block_size / max(speed, 1e-6)
+    # About sixteen evaluations on up to 64 validation blocks, a forward pass costing a third of a step.
+    evaluations = 16 * min(64, max(1, blocks // 10)) * block_size / max(speed, 1e-6) / 3
+    return round(train + evaluations + fixed_seconds(base), 1)

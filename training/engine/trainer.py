@@ -18,6 +18,7 @@ from .errors import EngineError, OutOfMemory, TrainingCancelled
 from .export import export_model, model_card
 from .fastloss import causal_lm_loss, use_fused_gelu
 from .prompts import held_out_prompts
+from .presets import default_learning_rate as preset_learning_rate
 from .runtime import choose_num_threads, pick_device, reuse_freed_memory, use_bf16
 from .sampling import SamplingSettings, sample_text
 from .tokenization import chars_per_token, load_tokenizer, tokenizer_summary, train_bpe_tokenizer
@@ -30,9 +31,8 @@ NOT_IN_FINGERPRINT = {"output_dir", "progress_every_seconds", "num_threads", "ch
 
 
 def default_learning_rate(config: TrainConfig) -> float:
-    if config.base_kind == "scratch":
-        return 1e-3
-    return 3e-4 if config.lora else 5e-5
+    """The presets' rate for this kind of base (one table: presets.default_learning_rate)."""
+    return preset_learning_rate(config.base_kind, config.base_source, config.lora)
 
 
 def train(config: TrainConfig, on_progress=None, *, clock=time.monotonic) -> TrainResult:
@@ -69,6 +69,8 @@ def validate(config: TrainConfig) -> None:
         problems.append("epochs must be positive (or set max_steps)")
     if config.max_steps is not None and config.max_steps < 1:
         problems.append("max_steps must be at least 1")
+    if config.early_stopping_patience is not None and config.early_stopping_patience < 1:
+        problems.append("early_stopping_patience must be at least 1")
     if config.learning_rate is not None and not 0 < config.learning_rate < 1:
         problems.append("learning_rate must be between 0 and 1")
     if not 0 < config.val_fraction <= 0.5:
@@ -303,15 +305,17 @@ class _Run:
         eval_every = config.eval_every_steps or max(1, total_steps // 10)
         optimizer, scheduler = self.make_optimizer(model, total_steps)
         state = {"step": 0, "tokens_seen": 0, "seconds": 0.0, "history": [], "best_val_loss": None,
-                 "best_step": 0, "overfitting": False, "best_train_loss": None, "fingerprint": self.fingerprint}
+                 "best_step": 0, "overfitting": False, "best_train_loss": None, "fingerprint": self.fingerprint,
+                 "evals_since_best": 0, "stop_reason": "max_steps" if config.max_steps else "epochs"}
         state = self.resume(model, optimizer, scheduler, state)
+        state.setdefault("stop_reason", "max_steps" if config.max_steps else "epochs")  # older checkpoints
         self.position = {"step": state["step"], "total_steps": total_steps}
         tokens_per_step = config.batch_size * config.grad_accum * config.block_size
         self.report(Progress("start", step=state["step"], total_steps=total_steps,
                              learning_rate=scheduler.get_last_lr()[0],
                              message=f"Training for {total_steps} steps on {self.device}"
                                      f"{' with bf16 autocast' if self.bf16 else ''}, "
-                                     f"{torch.get_num_threads()} threads."))
+                                     f"{torch.get_num_threads()} threads{self.patience_note()}."))
         self.stop_if_cancelled(state["step"])
         model.train()
         # The clock is read once before the loop and once per step, so a test's clock that moves
@@ -340,6 +344,8 @@ class _Run:
                                      message=f"Step {step}/{total_steps}: training loss {window.loss():.4f}, "
                                              f"validation loss {val:.4f} ({self.bpc(val):.3f} bits per character)."))
                 window = _Window(now)
+                if self.patience_exhausted(state):
+                    break
             elif now - window.started >= config.progress_every_seconds:
                 state["history"].append({"step": step, "train_loss": window.loss(), "val_loss": None, "lr": lr})
                 self.report(Progress("step", train_loss=window.loss(), overfitting=state["overfitting"], **progress))
@@ -353,6 +359,9 @@ class _Run:
                 self.report(Progress("checkpoint", overfitting=state["overfitting"], **progress,
                                      message=f"Checkpoint saved at step {step}."))
             self.stop_if_cancelled(step)
+        if state["stop_reason"] != "early_stopping":
+            what = "the maximum number of steps" if config.max_steps else f"{config.epochs:g} epochs"
+            self.log(f"Stopped at step {state['step']}: {what} reached.")
         return self.finish(model, tokenizer, baseline, base_name, state, started)
 
     def stop_if_cancelled(self, step: int) -> None:
@@ -381,12 +390,28 @@ class _Run:
         optimizer.zero_grad(set_to_none=True)
         return total / accum
 
+    def patience_note(self) -> str:
+        patience = self.config.early_stopping_patience
+        return f", stopping early after {patience} evaluations without improvement" if patience else ""
+
+    def patience_exhausted(self, state) -> bool:
+        """Early stopping: validation loss has not improved for `early_stopping_patience` evaluations."""
+        patience = self.config.early_stopping_patience
+        if not patience or state.get("evals_since_best", 0) < patience:
+            return False
+        state["stop_reason"] = "early_stopping"
+        self.log(f"Early stop at step {state['step']}: validation loss has not improved for {patience} "
+                 f"evaluations (best {state['best_val_loss']:.4f} at step {state['best_step']}); "
+                 "the model from that step is kept.")
+        return True
+
     def record_eval(self, model, state, step, train_loss, val, lr) -> None:
         state["history"].append({"step": step, "train_loss": train_loss, "val_loss": val, "val_bpc": self.bpc(val),
                                  "lr": lr})
         best = state["best_val_loss"]
+        state["evals_since_best"] = state.get("evals_since_best", 0) + 1
         if best is None or val < best:
-            state.update(best_val_loss=val, best_step=step, best_train_loss=train_loss)
+            state.update(best_val_loss=val, best_step=step, best_train_loss=train_loss, evals_since_best=0)
             ckpt.save_best(os.path.join(self.out, "best"), model=model,
                            state={"step": step, "val_loss": val})
         elif (val > best + max(0.01, 0.02 * best) and state["best_train_loss"] is not None
@@ -437,6 +462,7 @@ class _Run:
             best_val_loss=state["best_val_loss"], best_step=state["best_step"],
             overfitting=state["overfitting"], history=state["history"], samples=sample_rows,
             data=self.data, hyperparameters=hyperparameters, base_val_bpc=base_bpc, val_bpc=self.bpc(final_loss),
+            stop_reason=state.get("stop_reason", "max_steps"), train_seconds=round(state["seconds"], 2),
         )
         self.report(Progress("done", step=state["step"], total_steps=state["step"], val_loss=final_loss,
                              overfitting=state["overfitting"], eta_seconds=0.0,

@@ -95,6 +95,8 @@ def _setting_labels() -> dict:
         "text_prompts": _("Sample prompts from your text"),
         "sample_max_new_tokens": _("Sample length (tokens)"),
         "seed": _("Random seed"),
+        "early_stopping_patience": _("Early stopping: evaluations without improvement"),
+        "eval_every_steps": _("Evaluate every (steps)"),
     }
 
 

@@ -1,0 +1,49 @@
+"""Early stopping: a run stops when validation loss has not improved for `patience`
+evaluations, keeps the best weights, and says why it stopped. Deterministic: a text of a few
+blocks, memorised within a few dozen steps at a high learning rate."""
+from training.engine import train
+
+
+def small_corpus(tmp_path):
+    from .conftest import make_text
+
+    path = tmp_path / "small.txt"
+    path.write_text(make_text(14, seed=5))
+    return str(path)
+
+
+def test_it_stops_when_validation_loss_stops_improving_and_keeps_the_best(make_config, test_preset, tmp_path):
+    events = []
+    config = make_config(data_path=small_corpus(tmp_path), max_steps=400, eval_every_steps=5, learning_rate=1e-2,
+                         val_fraction=0.3, batch_size=2, early_stopping_patience=2)
+    result = train(config, events.append)
+    assert result.stop_reason == "early_stopping"
+    assert result.steps < 400
+    evaluations = [h for h in result.history if h["val_loss"] is not None]
+    # Stopped at the second evaluation in a row without a new best, not later.
+    best_index = next(i for i, h in enumerate(evaluations) if h["step"] == result.best_step)
+    assert len(evaluations) - 1 - best_index == 2 and evaluations[-1]["step"] == result.steps
+    assert all(h["val_loss"] >= result.best_val_loss for h in evaluations[best_index + 1:])
+    # The exported model is the best one, and the log says why the run ended.
+    assert result.final_val_loss == result.best_val_loss
+    assert any(e.event == "log" and f"Early stop at step {result.steps}" in e.message for e in events)
+    assert f"Early stop at step {result.steps}" in (tmp_path / "run" / "train.log").read_text()
+    assert result.hyperparameters["early_stopping_patience"] == 2
+    assert 0 < result.train_seconds <= result.seconds
+
+
+def test_without_patience_it_runs_all_its_steps_and_says_so(make_config, test_preset, tmp_path):
+    events = []
+    result = train(make_config(max_steps=10, eval_every_steps=5), events.append)
+    assert (result.steps, result.stop_reason) == (10, "max_steps")
+    assert any("Stopped at step 10: the maximum number of steps reached." in e.message for e in events)
+
+
+def test_a_patience_below_one_is_refused(make_config, test_preset):
+    import pytest
+
+    from training.engine import EngineError
+
+    with pytest.raises(EngineError) as refused:
+        train(make_config(early_stopping_patience=0))
+    assert refused.value.code == "invalid_config"

@@ -84,12 +84,12 @@ def test_the_dataset_check_counts_with_the_bases_own_tokenizer(rinna_standin_dir
     base = str(rinna_standin_dir)
     report = check_dataset(haiku_path, base_kinds=("gpt2", base))
     own = count_tokens(tokenize_corpus(read_corpus(haiku_path, max_bytes=10**7), load_tokenizer(base)))
-    assert report.tokens_by_base == {base: own}
+    assert report.tokens_by_base == {"gpt2": report.tokens, base: own}
     assert own < report.tokens  # GPT-2's byte-level BPE needs about a token per Japanese character or more
     # The estimate for the base is the one for its own token count.
     assert report.estimated_seconds[base] == estimate_seconds(own, base=base, block_size=128)
     alone = check_dataset(haiku_path, tokenizer_dir=base, base_kinds=(base,))
-    assert alone.tokens == own and alone.tokens_by_base == {}  # already counted with it
+    assert alone.tokens == own and alone.tokens_by_base == {base: own}  # counted once, with its own
 
 
 def test_the_token_view_covers_the_text_without_overlaps(rinna_standin_dir):

@@ -130,6 +130,10 @@ def run_stop_reason(run) -> str:
         return _("Stopped early at step %(step)s: validation loss had not improved for %(patience)s evaluations. "
                  "The model from step %(best)s, the best one, is kept.") % {
             "step": metrics.get("steps"), "patience": patience, "best": metrics.get("best_step")}
+    if reason == "time_limit":
+        return _("Stopped at step %(step)s: training took longer than planned (the machine was busier than when "
+                 "its speed was measured), so the run ended at its time limit. The model from step %(best)s, "
+                 "the best one, is kept.") % {"step": metrics.get("steps"), "best": metrics.get("best_step")}
     limited_by = (run.plan or {}).get("limited_by")
     if limited_by == "budget":
         return _("Stopped at step %(step)s: the preset's time budget was used up.") % {"step": metrics.get("steps")}

@@ -197,6 +197,7 @@ BOUNDS = {
     "val_fraction": (0.01, 0.5),
     "eval_every_steps": (1, 100_000),
     "early_stopping_patience": (1, 1000),
+    "max_train_seconds": (1, 24 * 3600),
     "checkpoint_every_steps": (1, 100_000),
     "checkpoint_every_seconds": (1, 24 * 3600),
     "progress_every_seconds": (0.1, 60),

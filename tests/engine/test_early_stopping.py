@@ -47,3 +47,36 @@ def test_a_patience_below_one_is_refused(make_config, test_preset):
     with pytest.raises(EngineError) as refused:
         train(make_config(early_stopping_patience=0))
     assert refused.value.code == "invalid_config"
+
+
+class SteadyClock:
+    """Each reading a quarter of a second after the previous one: the engine reads it once per step."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 0.25
+        return self.now
+
+
+def test_the_time_guard_ends_a_run_slower_than_planned_on_its_best_weights(make_config, test_preset):
+    """Planned for 400 steps, but each step takes 0.25 s and the guard is 5 s: the run stops at
+    step 20 after one last evaluation, says why, and exports the best weights seen."""
+    events = []
+    result = train(make_config(max_steps=400, eval_every_steps=7, max_train_seconds=5.0), events.append,
+                   clock=SteadyClock())
+    assert (result.steps, result.stop_reason) == (20, "time_limit")
+    assert [h["step"] for h in result.history if h["val_loss"] is not None] == [7, 14, 20]
+    assert result.final_val_loss == result.best_val_loss
+    assert any(e.event == "log" and "Stopped at step 20: the training time limit of 5 s" in e.message for e in events)
+
+
+def test_a_time_guard_that_is_not_positive_is_refused(make_config, test_preset):
+    import pytest
+
+    from training.engine import EngineError
+
+    with pytest.raises(EngineError) as caught:
+        train(make_config(max_train_seconds=0))
+    assert caught.value.code == "invalid_config"

@@ -11,9 +11,11 @@ from training.engine.estimate import (
     fallback_tokens_per_second,
     parameters,
 )
+from training.engine.data import validation_blocks
 from training.engine.presets import (
     EARLY_STOPPING_PATIENCE,
     HYPER_PRESETS,
+    TIME_GUARD_FACTOR,
     default_learning_rate,
     max_epochs,
     preset_plan,
@@ -45,6 +47,8 @@ def test_steps_are_the_budget_times_the_measured_speed():
     assert plan("standard", tokens=2_000_000, speed=4096.0)["plan"]["steps"] == 5 * info["steps"]
     assert hyper["early_stopping_patience"] == EARLY_STOPPING_PATIENCE
     assert hyper["eval_every_steps"] >= 1 and "epochs" not in hyper
+    # A slower worker than measured still ends near the budget.
+    assert hyper["max_train_seconds"] == 60 * TIME_GUARD_FACTOR
 
 
 def test_a_small_text_is_capped_in_passes_not_memorised():
@@ -63,11 +67,14 @@ def test_the_cap_on_passes_shrinks_as_the_model_grows_relative_to_the_text():
 def test_max_steps_wins_over_epochs_and_either_replaces_the_budget():
     chosen = plan(max_steps=7, epochs=3)
     assert (chosen["hyperparameters"]["max_steps"], chosen["plan"]["limited_by"]) == (7, "max_steps")
+    assert "max_train_seconds" not in chosen["hyperparameters"]  # the student's own limit is not cut by time
     by_epochs = plan(epochs=2, tokens=100_000)
     hyper = by_epochs["hyperparameters"]
-    blocks = int(100_000 // hyper["block_size"] * 0.9)
+    blocks = 100_000 // hyper["block_size"]
+    train = blocks - validation_blocks(blocks, block_size=hyper["block_size"], val_fraction=0.1)
     assert by_epochs["plan"]["limited_by"] == "epochs" and hyper["epochs"] == 2
-    assert by_epochs["plan"]["steps"] == math.ceil(2 * math.ceil(blocks / hyper["batch_size"]))
+    # Counted as the engine counts: micro-batches over the training blocks, then accumulation.
+    assert by_epochs["plan"]["steps"] == math.ceil(2 * math.ceil(train / hyper["batch_size"]) / hyper["grad_accum"])
     assert "max_steps" not in hyper  # the engine counts the epochs over the real blocks
 
 

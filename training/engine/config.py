@@ -23,6 +23,7 @@ class TrainConfig:
     epochs: float = 1.0
     max_steps: int | None = None  # set: train at most this many optimizer steps (epochs is then ignored)
     early_stopping_patience: int | None = None  # stop after this many evaluations without a new best
+    max_train_seconds: float | None = None  # stop (after one last evaluation) once the loop has taken this long
     learning_rate: float | None = None  # None: chosen from the base kind (see trainer.default_learning_rate)
     batch_size: int = 8
     grad_accum: int = 1

@@ -14,6 +14,8 @@ How the number of steps is chosen (lesson 5 states the same rules):
    to the text (max_epochs = 400 x sqrt(tokens / parameters), between 2 and 100).
 3. Early stopping: the run ends sooner when validation loss has not improved for
    `EARLY_STOPPING_PATIENCE` evaluations in a row; the exported weights are the best ones seen.
+4. A time guard: if the worker is slower than it measured, the run stops at
+   `TIME_GUARD_FACTOR` times its budget (after one last evaluation), on the best weights.
 
 A student may set epochs or maximum steps in the advanced settings: maximum steps wins over
 epochs, and either replaces the time budget (early stopping still applies).
@@ -30,6 +32,7 @@ HYPER_PRESETS: dict[str, dict] = {
 PRESET_NAMES = tuple(HYPER_PRESETS)
 
 EVALUATIONS_PER_RUN = 16
+TIME_GUARD_FACTOR = 1.5  # a preset's run stops at 1.5x its budget even if its steps are not done
 EARLY_STOPPING_PATIENCE = 4  # evaluations without a new best validation loss (a quarter of the run)
 MAX_EPOCHS_FACTOR = 400
 MAX_EPOCHS_RANGE = (2.0, 100.0)
@@ -86,14 +89,19 @@ def preset_plan(preset: str, *, base_kind: str, base_source: str, parameters: in
     for key in ("batch_size", "block_size", "learning_rate", "grad_accum", "warmup_ratio"):
         if key in overrides:
             settings[key] = overrides[key]
+    from .data import validation_blocks  # the engine's own split (numpy only: no torch here)
+
     block_size, grad_accum = int(settings["block_size"]), int(settings["grad_accum"])
-    train_blocks = max(1, int(tokens // block_size * (1 - val_fraction)))
+    blocks = max(2, int(tokens // block_size))
+    train_blocks = max(1, blocks - validation_blocks(blocks, block_size=block_size, val_fraction=val_fraction))
     if "batch_size" not in overrides:
         # At least about eight steps per pass over a small text.
         settings["batch_size"] = max(1, min(int(settings["batch_size"]), train_blocks // 8 or 1))
     batch_size = int(settings["batch_size"])
     tokens_per_step = batch_size * grad_accum * block_size
-    steps_per_epoch = max(1, math.ceil(train_blocks / batch_size / grad_accum))
+    # As the engine counts: micro-batches per pass, then optimizer steps of `grad_accum` of them.
+    micro_per_epoch = max(1, math.ceil(train_blocks / batch_size))
+    steps_per_epoch = micro_per_epoch / grad_accum
     budget_seconds = HYPER_PRESETS[preset]["budget_seconds"]
     budget_steps = max(1, int(budget_seconds * tokens_per_second / tokens_per_step))
     cap = max_epochs(tokens=tokens, parameters=parameters)
@@ -110,6 +118,10 @@ def preset_plan(preset: str, *, base_kind: str, base_source: str, parameters: in
     if limited_by != "epochs":
         # The engine counts the epochs itself from the real blocks; every other limit is a number of steps.
         settings["max_steps"] = steps
+    if limited_by in ("budget", "epoch_cap"):
+        # A guard, not the plan: the steps above normally end the run. When the worker turns out
+        # slower than it measured (a busy machine), the run still ends near its budget.
+        settings["max_train_seconds"] = round(budget_seconds * TIME_GUARD_FACTOR)
     settings["eval_every_steps"] = max(1, steps // EVALUATIONS_PER_RUN)
     if lora:
         settings["lora"] = True

@@ -71,6 +71,8 @@ def validate(config: TrainConfig) -> None:
         problems.append("max_steps must be at least 1")
     if config.early_stopping_patience is not None and config.early_stopping_patience < 1:
         problems.append("early_stopping_patience must be at least 1")
+    if config.max_train_seconds is not None and not config.max_train_seconds > 0:
+        problems.append("max_train_seconds must be positive")
     if config.learning_rate is not None and not 0 < config.learning_rate < 1:
         problems.append("learning_rate must be between 0 and 1")
     if not 0 < config.val_fraction <= 0.5:
@@ -336,7 +338,8 @@ class _Run:
             progress = dict(step=step, total_steps=total_steps, epoch=round(step * config.grad_accum / per_epoch, 3),
                             learning_rate=lr, tokens_per_second=round(window.speed(now), 1),
                             eta_seconds=round((total_steps - step) * seconds_per_step, 1))
-            if step % eval_every == 0 or step == total_steps:
+            time_up = bool(config.max_train_seconds) and state["seconds"] >= config.max_train_seconds
+            if step % eval_every == 0 or step == total_steps or time_up:
                 val = self.val_loss(model)
                 self.record_eval(model, state, step, window.loss(), val, lr)
                 self.report(Progress("eval", train_loss=window.loss(), val_loss=val, val_bpc=self.bpc(val),
@@ -344,7 +347,7 @@ class _Run:
                                      message=f"Step {step}/{total_steps}: training loss {window.loss():.4f}, "
                                              f"validation loss {val:.4f} ({self.bpc(val):.3f} bits per character)."))
                 window = _Window(now)
-                if self.patience_exhausted(state):
+                if self.patience_exhausted(state) or self.time_exhausted(state, time_up):
                     break
             elif now - window.started >= config.progress_every_seconds:
                 state["history"].append({"step": step, "train_loss": window.loss(), "val_loss": None, "lr": lr})
@@ -359,7 +362,7 @@ class _Run:
                 self.report(Progress("checkpoint", overfitting=state["overfitting"], **progress,
                                      message=f"Checkpoint saved at step {step}."))
             self.stop_if_cancelled(step)
-        if state["stop_reason"] != "early_stopping":
+        if state["stop_reason"] not in ("early_stopping", "time_limit"):
             what = "the maximum number of steps" if config.max_steps else f"{config.epochs:g} epochs"
             self.log(f"Stopped at step {state['step']}: {what} reached.")
         return self.finish(model, tokenizer, baseline, base_name, state, started)
@@ -393,6 +396,17 @@ class _Run:
     def patience_note(self) -> str:
         patience = self.config.early_stopping_patience
         return f", stopping early after {patience} evaluations without improvement" if patience else ""
+
+    def time_exhausted(self, state, time_up: bool) -> bool:
+        """The time guard: a run planned from a speed the machine no longer reaches (a busy
+        worker, more threads than free cores) still ends near its budget, on the best weights."""
+        if not time_up:
+            return False
+        state["stop_reason"] = "time_limit"
+        self.log(f"Stopped at step {state['step']}: the training time limit of "
+                 f"{self.config.max_train_seconds:g} s was reached (the machine was slower than measured); "
+                 f"the best model so far (step {state['best_step']}) is kept.")
+        return True
 
     def patience_exhausted(self, state) -> bool:
         """Early stopping: validation loss has not improved for `early_stopping_patience` evaluations."""

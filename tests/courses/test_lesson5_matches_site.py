@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-presets = pytest.importorskip("training.engine.presets", reason="the time-budget presets are not merged yet")
-
-from training.engine.data import validation_blocks  # noqa: E402
-from training.engine.estimate import parameters  # noqa: E402
+from training.engine import presets
+from training.engine.data import validation_blocks
+from training.engine.estimate import parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPORA = ROOT / "training" / "seed" / "corpora"
@@ -166,9 +165,6 @@ def test_quiz_5_early_stopping_question_follows_the_sites_patience():
         assert len(keyed(question)) == 1 and str(stop) in keyed(question)[0] and str(best) in keyed(question)[0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "preset_plan counts training blocks as 90% of the blocks, but the engine holds out at least 20,000 tokens "
-    "(data.validation_blocks): the cap it plans is not the lesson's (nor the engine's) number of passes"))
 @pytest.mark.parametrize("language", ["en", "ja"])
 def test_the_plan_caps_the_passes_over_the_blocks_the_engine_trains_on(corpus_tokens, language):
     f = figures(corpus_tokens[language])

@@ -73,8 +73,8 @@ def test_max_steps_wins_over_epochs_and_either_replaces_the_budget():
     blocks = 100_000 // hyper["block_size"]
     train = blocks - validation_blocks(blocks, block_size=hyper["block_size"], val_fraction=0.1)
     assert by_epochs["plan"]["limited_by"] == "epochs" and hyper["epochs"] == 2
-    # Counted as the engine counts: micro-batches over the training blocks, then accumulation.
-    assert by_epochs["plan"]["steps"] == math.ceil(2 * math.ceil(train / hyper["batch_size"]) / hyper["grad_accum"])
+    # Counted as the engine counts an epoch: steps of batch x accumulation training blocks.
+    assert by_epochs["plan"]["steps"] == math.ceil(2 * math.ceil(train / (hyper["batch_size"] * hyper["grad_accum"])))
     assert "max_steps" not in hyper  # the engine counts the epochs over the real blocks
 
 

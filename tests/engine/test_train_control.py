@@ -163,3 +163,11 @@ def test_a_new_vocabulary_size_trains_a_new_tokenizer_in_the_same_output_dir(mak
     first = train(make_config(vocab_size=330, max_steps=2, eval_every_steps=2))
     second = train(make_config(vocab_size=400, max_steps=2, eval_every_steps=2))
     assert first.data["vocab_size"] <= 330 < second.data["vocab_size"]
+
+
+def test_an_epoch_is_the_training_blocks_over_batch_times_accumulation(make_config, test_preset):
+    """The presets, lesson 5 and the engine count an epoch the same way."""
+    import math
+
+    result = train(make_config(max_steps=None, epochs=1.5, batch_size=2, grad_accum=3, eval_every_steps=1000))
+    assert result.steps == math.ceil(1.5 * math.ceil(result.data["train_blocks"] / 6))

@@ -99,9 +99,8 @@ def preset_plan(preset: str, *, base_kind: str, base_source: str, parameters: in
         settings["batch_size"] = max(1, min(int(settings["batch_size"]), train_blocks // 8 or 1))
     batch_size = int(settings["batch_size"])
     tokens_per_step = batch_size * grad_accum * block_size
-    # As the engine counts: micro-batches per pass, then optimizer steps of `grad_accum` of them.
-    micro_per_epoch = max(1, math.ceil(train_blocks / batch_size))
-    steps_per_epoch = micro_per_epoch / grad_accum
+    # As the engine counts an epoch: optimizer steps of batch x accumulation blocks.
+    steps_per_epoch = max(1, math.ceil(train_blocks / (batch_size * grad_accum)))
     budget_seconds = HYPER_PRESETS[preset]["budget_seconds"]
     budget_steps = max(1, int(budget_seconds * tokens_per_second / tokens_per_step))
     cap = max_epochs(tokens=tokens, parameters=parameters)

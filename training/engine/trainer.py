@@ -303,7 +303,10 @@ class _Run:
 
         config = self.config
         indices, per_epoch = self.batch_order()
-        total_steps = config.max_steps or max(1, math.ceil(config.epochs * per_epoch / config.grad_accum))
+        # An epoch is ceil(training blocks / (batch x accumulation)) optimizer steps, as the presets
+        # and lesson 5 count it.
+        steps_per_epoch = math.ceil(len(self.blocks.train) / (config.batch_size * config.grad_accum))
+        total_steps = config.max_steps or max(1, math.ceil(config.epochs * steps_per_epoch))
         eval_every = config.eval_every_steps or max(1, total_steps // 10)
         optimizer, scheduler = self.make_optimizer(model, total_steps)
         state = {"step": 0, "tokens_seen": 0, "seconds": 0.0, "history": [], "best_val_loss": None,

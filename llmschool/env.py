@@ -57,12 +57,6 @@ def _bad(name: str, expected: str, raw: str):
     return ImproperlyConfigured(f"{name} must be {expected}, not {raw!r}")
 
 
-def _bounded(name: str, value, raw: str, minimum, maximum, expected: str):
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise _bad(name, expected, raw)
-    return value
-
-
 def _range_words(kind: str, minimum, maximum) -> str:
     if minimum is not None and maximum is not None:
         return f"{kind} from {minimum} to {maximum}"
@@ -85,33 +79,34 @@ def envbool(name: str, default: bool, meaning: str, *, shown: str | None = None)
     raise _bad(name, "true or false", raw)
 
 
+def _number(name: str, raw: str, parse, kind: str, minimum, maximum):
+    """`raw` parsed as a finite number within minimum..maximum, or an error saying which form is expected."""
+    expected = _range_words(kind, minimum, maximum)
+    try:
+        value = parse(raw)
+    except ValueError:
+        raise _bad(name, expected, raw) from None
+    if not math.isfinite(value) or (minimum is not None and value < minimum) \
+            or (maximum is not None and value > maximum):
+        raise _bad(name, expected, raw)
+    return value
+
+
 def envint(name: str, default: int, meaning: str, *, minimum: int | None = None, maximum: int | None = None,
            shown: str | None = None) -> int:
     raw = _declare(name, default, meaning, shown)
     if raw is None or raw.strip() == "":
         return default
-    expected = _range_words("an integer", minimum, maximum)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _bad(name, expected, raw) from None
-    return _bounded(name, value, raw, minimum, maximum, expected)
+    return _number(name, raw, int, "an integer", minimum, maximum)
 
 
 def envfloat(name: str, default: float, meaning: str, *, minimum: float | None = None,
              maximum: float | None = None, shown: str | None = None) -> float:
-    """A finite number such as `1.5` (seconds, mostly); values outside minimum..maximum fail."""
+    """A number such as `1.5` (seconds, mostly)."""
     raw = _declare(name, default, meaning, shown)
     if raw is None or raw.strip() == "":
         return default
-    expected = _range_words("a number", minimum, maximum)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise _bad(name, expected, raw) from None
-    if not math.isfinite(value):  # nan, inf
-        raise _bad(name, expected, raw)
-    return _bounded(name, value, raw, minimum, maximum, expected)
+    return _number(name, raw, float, "a number", minimum, maximum)
 
 
 def envlist(name: str, default: list[str], meaning: str, *, shown: str | None = None) -> list[str]:

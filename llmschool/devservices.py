@@ -110,6 +110,7 @@ def stop(processes: list[subprocess.Popen], timeout: float = 10.0) -> None:
 
 
 def child_env(**overrides: str) -> dict:
+    # Passed on whole: each child's own settings read and check the variables at its start.
     env = {**os.environ, **overrides}
     env.setdefault("DJANGO_SETTINGS_MODULE", "llmschool.settings")
     return env

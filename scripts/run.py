@@ -13,7 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from llmschool import devservices  # noqa: E402
+# Reading the settings checks the environment before anything starts.
+from llmschool import settings as site_settings  # noqa: E402
 
+# The launcher's own variables (listed in README's table by llmschool/settings.py): they
+# concern only this process, which starts before Django does.
 HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = os.environ.get("PORT", "8000")
 
@@ -27,12 +31,13 @@ def main() -> int:
     # process manager stops us with SIGTERM; both must stop every child.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    var_dir = Path(os.environ.get("VAR_DIR", ROOT / "var"))
+    var_dir = site_settings.VAR_DIR
     log_dir = var_dir / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
     processes: list[subprocess.Popen] = []
     env = devservices.child_env()
     try:
+        # Whether the operator named a Redis (the settings' default is the embedded one's socket).
         if not os.environ.get("REDIS_URL"):
             redis_process, url = devservices.start_embedded_redis(var_dir / "redis")
             processes.append(redis_process)

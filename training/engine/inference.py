@@ -10,6 +10,8 @@ from .errors import EngineError
 from .sampling import MAX_PROMPT_CHARS, SamplingSettings, sample_text
 from .tokenization import load_tokenizer, token_bytes
 
+# The engine never imports Django, so it reads its own variable (listed in README's table);
+# in the site, the lab sets this from settings.LAB_MAX_LOADED_MODELS.
 MODEL_CACHE_SIZE = int(os.environ.get("LLMSCHOOL_MODEL_CACHE_SIZE", "3"))
 MAX_TOKENIZE_CHARS = 5000
 MAX_ATTENTION_TOKENS = 64

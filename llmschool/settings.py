@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "courses",
     "quizzes",
     "training",
+    "training.lab",
 ]
 
 MIDDLEWARE = [

@@ -19,7 +19,8 @@ _EXPORTS = {
     "is_base_present": "bases", "download_base_model": "bases",
     "estimate_seconds": "estimate",
     "load_model": "inference", "generate": "inference", "next_token_distribution": "inference",
-    "tokenize_view": "inference", "attention_weights": "inference",
+    "tokenize_view": "inference", "attention_weights": "inference", "vocabulary_size": "inference",
+    "configure_inference": "inference",
     "gpt2_tokenizer_dir": "tokenization",
 }
 

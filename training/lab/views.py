@@ -77,14 +77,21 @@ def lab_api(view):
     return wrapper
 
 
+def _code_param(request, name: str) -> uuid.UUID | None:
+    """The run code in ?<name>=; a malformed one is a 404 like an unknown one."""
+    code = request.GET.get(name, "").strip()
+    if not code:
+        return None
+    try:
+        return uuid.UUID(code)
+    except ValueError:
+        raise Http404(f"Bad {name} code") from None
+
+
 def _run_param(request, *, required: bool):
     """The run named by ?model=<code> (owner-scoped); without one, the user's default model."""
-    code = request.GET.get("model", "").strip()
+    code = _code_param(request, "model")
     if code:
-        try:
-            code = uuid.UUID(code)
-        except ValueError:
-            raise Http404("Bad model code") from None
         return selectors.run_for_lab(request.user, code)
     if not required:
         return None
@@ -158,13 +165,7 @@ def api_attention(request):
 
 @lab_api
 def api_my_run_loss(request):
-    code = request.GET.get("run", "").strip()
-    if code:
-        try:
-            code = uuid.UUID(code)
-        except ValueError:
-            raise Http404("Bad run code") from None
-    data = lab.run_loss_view(request.user, code or None)
+    data = lab.run_loss_view(request.user, _code_param(request, "run"))
     if data["run"] and data["run"]["is_own"]:
         data["run"]["url"] = reverse("training:run_detail", args=[data["run"]["code"]])
     return {**data, "new_run_url": new_run_url()}

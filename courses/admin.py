@@ -12,7 +12,6 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from courses import services
-from courses.views import lab_strings
 from courses.models import Course, Lesson, LessonProgress
 
 
@@ -112,7 +111,6 @@ class LessonAdmin(admin.ModelAdmin):
             lesson = saved
         return TemplateResponse(request, "courses/admin/lesson_preview.html", {
             "lesson": lesson, "course": lesson.course, "unsaved": request.method == "POST", "title": _("Preview"),
-            "lab_strings": lab_strings(),
         })
 
 

@@ -1,4 +1,4 @@
-"""Read-side helpers for the course pages and the dashboard."""
+"""Read-side helpers for the course pages and the dashboard (llmschool/dashboard.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -125,21 +125,3 @@ def neighbours(*, lessons: list[Lesson], lesson: Lesson) -> tuple[Lesson | None,
     previous = lessons[index - 1] if index > 0 else None
     following = lessons[index + 1] if index + 1 < len(lessons) else None
     return previous, following
-
-
-@dataclass
-class NextStep:
-    kind: str  # "lesson", "quiz", "train" or "explore"
-    lesson: Lesson | None = None
-
-
-def next_step(*, progress: CourseProgress | None, quiz_status: dict, has_runs: bool) -> NextStep:
-    """What the dashboard suggests: finish the lessons, then pass their quizzes, then train a model."""
-    if progress is not None:
-        if progress.next_lesson is not None:
-            return NextStep("lesson", progress.next_lesson)
-        for row in progress.rows:
-            status = quiz_status.get(row.lesson.id)
-            if status and status.get("quiz") is not None and not status.get("passed"):
-                return NextStep("quiz", row.lesson)
-    return NextStep("explore" if has_runs else "train")

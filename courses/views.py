@@ -6,16 +6,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from courses import selectors, services
-from quizzes.selectors import quiz_status_for_user
-from training.selectors import latest_runs_for_user
-
-
-def lab_strings() -> dict:
-    """Translated strings for static/js/lab.js, when the lab app provides them."""
-    from training import lab_views
-
-    provider = getattr(lab_views, "lab_strings", None)
-    return provider() if callable(provider) else {}
 
 
 def catalog(request):
@@ -45,7 +35,6 @@ def lesson_detail(request, course_slug, lesson_slug):
     return render(request, "courses/lesson.html", {
         "course": course, "lesson": row.lesson, "row": row, "progress": progress,
         "number": lessons.index(row.lesson) + 1, "previous": previous, "next": following,
-        "lab_strings": lab_strings(),
     })
 
 
@@ -57,21 +46,3 @@ def lesson_complete(request, course_slug, lesson_slug):
     services.lesson_progress_complete(user=request.user, lesson=lesson)
     messages.success(request, _("Lesson marked as complete."))
     return redirect(lesson.get_absolute_url() + "#lesson-complete")
-
-
-@login_required
-def dashboard(request):
-    user = request.user
-    courses = selectors.catalog_for_user(user=user, language=get_language())
-    main = courses[0] if courses else None
-    shown = [item for item in courses if item is main or item.started]
-    lessons = [row.lesson for item in shown for row in item.rows]
-    quiz_status = quiz_status_for_user(user, lessons)
-    latest_runs = latest_runs_for_user(user, limit=5)
-    return render(request, "courses/dashboard.html", {
-        "main": main, "courses": shown, "lessons": lessons, "quiz_status": quiz_status,
-        "latest_runs": latest_runs,
-        "lessons_done": sum(item.done for item in shown),
-        "quizzes_passed": sum(1 for status in quiz_status.values() if status.get("passed")),
-        "step": selectors.next_step(progress=main, quiz_status=quiz_status, has_runs=bool(latest_runs)),
-    })

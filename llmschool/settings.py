@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "courses",
     "quizzes",
     "training",
+    "training.lab",
 ]
 
 MIDDLEWARE = [
@@ -312,6 +313,3 @@ listed("HF_HOME", "`~/.cache/huggingface`",
        "Hugging Face's own cache (read by huggingface_hub); base models live in `MODELS_DIR`")
 listed("HOST", "`127.0.0.1`", "address `make run` serves on (read by scripts/run.py)")
 listed("PORT", "`8000`", "port `make run` serves on (read by scripts/run.py)")
-listed("LLMSCHOOL_MODEL_CACHE_SIZE", "`3`",
-       "models the engine keeps loaded when used without the site (read by training/engine/inference.py); "
-       "the site uses `LAB_MAX_LOADED_MODELS`")

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from llmschool import views
+from llmschool import dashboard, views
 from llmschool.accounts import views as account_views
 
 admin.site.site_header = "llmschool"
@@ -13,10 +13,10 @@ urlpatterns = [
     path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("accounts/", include("llmschool.accounts.urls")),
     path("courses/", include("courses.urls")),
-    path("dashboard/", include("courses.dashboard_urls")),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("quizzes/", include("quizzes.urls")),
     path("training/", include("training.urls")),
-    path("lab/", include("training.lab_urls")),
+    path("lab/", include("training.lab.urls")),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
 ]

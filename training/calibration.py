@@ -29,7 +29,7 @@ def speed_for(*, base_key: str, block_size: int, batch_size: int) -> dict:
     if candidates:
         row = candidates[0]
         return {"tokens_per_second": row.tokens_per_second, "calibrated": True, "device": row.device}
-    from training.engine.estimate import fallback_tokens_per_second
+    from training.engine import fallback_tokens_per_second
 
     return {"tokens_per_second": fallback_tokens_per_second(base_key, block_size), "calibrated": False,
             "device": ""}
@@ -75,7 +75,7 @@ def calibration_from_run(run, result: dict) -> Calibration | None:
 
 def settings_to_calibrate(base: BaseModel) -> list[tuple[int, int]]:
     """(block size, batch size) pairs the presets use for this base."""
-    from training.engine.presets import SETTINGS
+    from training.engine import BATCH_SETTINGS as SETTINGS
 
     values = SETTINGS["scratch" if base.is_scratch else "pretrained"]
     block = min(int(values["block_size"]), base.block_size_limit())

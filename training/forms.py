@@ -170,7 +170,7 @@ class PlaygroundForm(forms.Form):
 def playground_token_limit(context_tokens: int | None = None) -> int:
     """The one limit the playground shows and the engine honours: the site's setting, the
     engine's cap, and room in the model's context for at least one prompt token."""
-    from training.engine.sampling import MAX_NEW_TOKENS
+    from training.engine import MAX_NEW_TOKENS
 
     limit = min(conf.playground_max_new_tokens(), MAX_NEW_TOKENS)
     if context_tokens:

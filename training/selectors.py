@@ -32,6 +32,18 @@ def run_for_lab(user, code):
     return run
 
 
+def run_for_loss_curve(user, code=None):
+    """The run whose loss curve the lab shows: the user's run `code` in any state (a running
+    one has a curve too), or the demo run (else Http404); without a code, the user's latest run
+    that has a curve, else the demo run, else None."""
+    own = TrainingRun.objects.filter(owner=user) if getattr(user, "is_authenticated", False) else None
+    if code:
+        run = own.filter(code=code).first() if own is not None else None
+        return run or run_for_lab(user, code)
+    latest = own.exclude(history=[]).order_by("-created_at", "-id").first() if own is not None else None
+    return latest or demo_run()
+
+
 def latest_succeeded_run(user):
     if not getattr(user, "is_authenticated", False):
         return None

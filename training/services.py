@@ -237,7 +237,7 @@ def sample_prompts_clean(value) -> list[str]:
 
 
 def hyper_presets() -> dict:
-    from training.engine.presets import HYPER_PRESETS
+    from training.engine import HYPER_PRESETS
 
     return HYPER_PRESETS
 
@@ -317,7 +317,7 @@ def dataset_tokens_for(*, dataset: Dataset, base_key: str, base_run: TrainingRun
 
 def run_estimate_seconds(*, tokens: int, base_key: str, hyperparameters: dict,
                          tokens_per_second: float | None = None) -> float:
-    from training.engine.estimate import estimate_seconds
+    from training.engine import estimate_seconds
 
     return float(estimate_seconds(
         tokens, base=base_key, block_size=int(hyperparameters.get("block_size", 128)),
@@ -330,7 +330,7 @@ def dataset_epoch_estimates(*, dataset: Dataset) -> list[dict]:
     """For each enabled base: how long one pass over the text takes at the measured speed
     ({"base", "seconds", "tokens", "calibrated"})."""
     from training.calibration import speed_for
-    from training.engine.presets import SETTINGS
+    from training.engine import BATCH_SETTINGS as SETTINGS
 
     rows = []
     for base in BaseModel.objects.filter(enabled=True):
@@ -374,8 +374,7 @@ def run_plan(*, owner, dataset: Dataset, base_model: BaseModel | None = None, ba
     base (training.calibration), capped so a small text is not memorised (presets.preset_plan).
     """
     from training.calibration import speed_for
-    from training.engine.estimate import parameters as base_parameters
-    from training.engine.presets import preset_plan
+    from training.engine import base_parameters, preset_plan
 
     if base_model is None and base_run is None:
         raise ValidationError({"base": _("Choose a base model.")})

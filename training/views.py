@@ -17,6 +17,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from training import conf, selectors, services
 from training.charts import history_series, loss_chart
 from training.forms import CompareForm, DatasetUploadForm, PlaygroundForm, RunForm
+from training.loss_reading import loss_observation
 from training.models import Dataset, TrainingRun
 from training.reasons import dataset_error_message, run_failure, run_stop_reason
 
@@ -217,8 +218,6 @@ def latest_bpc(run: TrainingRun) -> float | None:
 def _still_overfitting(run: TrainingRun) -> bool:
     """The engine's flag stays set once validation loss rose; a curve that fell again to a new best
     (a wobble, then recovery) no longer overfits, so the warning follows the curve as it is now."""
-    from training.lab import loss_observation
-
     return bool(run.overfitting) and loss_observation(run.history or [])["code"] == "overfitting"
 
 
@@ -313,9 +312,7 @@ def _generate(run: TrainingRun, data: dict) -> dict:
     import secrets
 
     from training.engine import EngineError, generate
-    from training.lab import prepare_transformers
 
-    prepare_transformers()  # the web server is threaded: see prepare_transformers
     # A fresh seed unless the student gives one; shown with the text so it can be reproduced.
     seed = data["seed"] if data.get("seed") is not None else secrets.randbelow(2**31)
     try:

@@ -4,6 +4,7 @@ from django.test import Client
 from django.urls import reverse
 
 from courses import selectors
+from llmschool.dashboard import next_step
 from courses.services import lesson_progress_complete, lesson_progress_record_view
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +61,7 @@ def test_english_students_get_the_english_course(client, course, course_en):
 def test_next_step_order_lessons_then_quizzes_then_training(alice, course):
     lessons = list(course.lessons.order_by("order"))
     progress = selectors.course_progress(user=alice, course=course)
-    assert selectors.next_step(progress=progress, quiz_status={}, has_runs=False).lesson == lessons[0]
+    assert next_step(progress=progress, quiz_status={}, has_runs=False).lesson == lessons[0]
 
     for lesson in lessons:
         lesson_progress_complete(user=alice, lesson=lesson)
@@ -69,10 +70,10 @@ def test_next_step_order_lessons_then_quizzes_then_training(alice, course):
         lessons[0].id: {"quiz": object(), "best_score": 100, "latest_score": 100, "passed": True, "attempts": 1},
         lessons[1].id: {"quiz": object(), "best_score": 40, "latest_score": 40, "passed": False, "attempts": 2},
     }
-    step = selectors.next_step(progress=progress, quiz_status=quiz_status, has_runs=False)
+    step = next_step(progress=progress, quiz_status=quiz_status, has_runs=False)
     assert (step.kind, step.lesson) == ("quiz", lessons[1])
 
     quiz_status[lessons[1].id]["passed"] = True
-    assert selectors.next_step(progress=progress, quiz_status=quiz_status, has_runs=False).kind == "train"
-    assert selectors.next_step(progress=progress, quiz_status=quiz_status, has_runs=True).kind == "explore"
-    assert selectors.next_step(progress=None, quiz_status={}, has_runs=False).kind == "train"
+    assert next_step(progress=progress, quiz_status=quiz_status, has_runs=False).kind == "train"
+    assert next_step(progress=progress, quiz_status=quiz_status, has_runs=True).kind == "explore"
+    assert next_step(progress=None, quiz_status={}, has_runs=False).kind == "train"

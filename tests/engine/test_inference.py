@@ -4,8 +4,8 @@ import threading
 import pytest
 
 from training.engine import (
-    EngineError, attention_weights, generate, gpt2_tokenizer_dir, load_model, next_token_distribution,
-    tokenize_view,
+    EngineError, attention_weights, configure_inference, generate, gpt2_tokenizer_dir, load_model,
+    next_token_distribution, tokenize_view, vocabulary_size,
 )
 from training.engine import inference
 
@@ -33,21 +33,38 @@ def test_generate_is_greedy_at_temperature_zero_and_bounds_lengths(model_dir):
 
 
 def test_next_token_distribution(model_dir):
-    top = next_token_distribution(model_dir, "the ship sailed", k=5)
+    top = next_token_distribution(model_dir, "the ship sailed", k=5)["candidates"]
     assert len(top) == 5
     probabilities = [t["probability"] for t in top]
     assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1.0001
-    assert {"token_id", "text", "probability"} == set(top[0])
-    sharper = next_token_distribution(model_dir, "the ship sailed", k=5, temperature=0.1)
+    assert {"token_id", "text", "bytes", "partial", "probability", "raw_probability"} == set(top[0])
+    assert all(t["probability"] == pytest.approx(t["raw_probability"], abs=1e-5) for t in top)  # no filter
+    sharper = next_token_distribution(model_dir, "the ship sailed", k=5, temperature=0.1)["candidates"]
     assert sharper[0]["token_id"] == top[0]["token_id"]
     assert sharper[0]["probability"] > top[0]["probability"]
     only_two = next_token_distribution(model_dir, "the ship sailed", k=5, top_k=2)
-    assert sum(t["probability"] for t in only_two[:2]) == pytest.approx(1.0, abs=1e-4)
-    assert all(t["probability"] == 0 for t in only_two[2:])
+    assert only_two["kept_tokens"] == 2 and len(only_two["candidates"]) == 2  # ruled-out tokens are left out
+    assert sum(t["probability"] for t in only_two["candidates"]) == pytest.approx(1.0, abs=1e-4)
     # A sharp distribution (low temperature), so the nucleus is a few tokens of this random model.
     nucleus = next_token_distribution(model_dir, "the ship sailed", k=100, temperature=0.01, top_p=0.5)
-    kept = [t for t in nucleus if t["probability"] > 0]
+    kept = nucleus["candidates"]
     assert sum(t["probability"] for t in kept) == pytest.approx(1.0, abs=1e-4) and 1 <= len(kept) < 100
+    assert nucleus["kept_tokens"] == len(kept)
+
+
+def test_next_token_distribution_steps_on_picked_tokens_and_samples_by_seed(model_dir):
+    start = next_token_distribution(model_dir, "the ship", k=3, seed=3)
+    assert start["picked"] == [] and start["continuation"] == "" and start["text"] == "the ship"
+    assert start["sampled"] == next_token_distribution(model_dir, "the ship", k=3, seed=3)["sampled"]
+    chosen = start["candidates"][0]["token_id"]
+    step = next_token_distribution(model_dir, "the ship", picked=[chosen], k=3)
+    assert step["prompt_tokens"] == start["prompt_tokens"] and step["context_tokens"] == start["context_tokens"] + 1
+    assert [p["token_id"] for p in step["picked"]] == [chosen] and step["continuation"]
+    greedy = next_token_distribution(model_dir, "the ship", temperature=0, k=5)
+    assert len(greedy["candidates"]) == 1 and greedy["sampled"]["token_id"] == chosen
+    with pytest.raises(EngineError) as caught:
+        next_token_distribution(model_dir, "the ship", picked=[start["vocab_size"]])
+    assert caught.value.code == "bad_token"
 
 
 def test_tokenize_view_gives_byte_spans():
@@ -63,6 +80,10 @@ def test_tokenize_view_gives_byte_spans():
     assert all(encoded[t["start"]:t["end"]] == bytes.fromhex(t["bytes"]) for t in tokens)
 
 
+def test_vocabulary_size():
+    assert vocabulary_size(gpt2_tokenizer_dir()) == 50257
+
+
 def test_tokenize_view_of_a_trained_tokenizer(model_dir):
     tokens = tokenize_view(model_dir, "the ship 今日は")
     assert b"".join(bytes.fromhex(t["bytes"]) for t in tokens).decode("utf-8") == "the ship 今日は"
@@ -72,7 +93,8 @@ def test_tokenize_view_of_a_trained_tokenizer(model_dir):
 
 def test_attention_weights(model_dir):
     view = attention_weights(model_dir, "the ship sailed over the grey sea", max_tokens=5)
-    assert len(view["tokens"]) == 5
+    assert len(view["tokens"]) == 5 and len(view["token_ids"]) == len(view["pieces"]) == 5
+    assert view["total_tokens"] > 5
     assert len(view["layers"]) == 2 and len(view["layers"][0]) == 2  # layers x heads
     matrix = view["layers"][1][0]
     assert len(matrix) == 5 and all(len(row) == 5 for row in matrix)
@@ -81,7 +103,7 @@ def test_attention_weights(model_dir):
     assert len(attention_weights(model_dir, "word " * 500, max_tokens=10_000)["tokens"]) <= 64
 
 
-def test_the_model_cache_is_bounded_and_shared_between_threads(model_dir, tmp_path, monkeypatch):
+def test_the_model_cache_is_bounded_and_shared_between_threads(model_dir, tmp_path):
     import shutil
 
     inference.clear_model_cache()
@@ -92,12 +114,17 @@ def test_the_model_cache_is_bounded_and_shared_between_threads(model_dir, tmp_pa
     for t in threads:
         t.join()
     assert len({id(m) for m in loaded}) == 1
-    monkeypatch.setattr(inference, "MODEL_CACHE_SIZE", 2)
-    copies = [shutil.copytree(model_dir, tmp_path / f"copy{i}") for i in range(3)]
-    for copy in copies:
-        load_model(str(copy))
-    assert len(inference._models) == 2
-    assert load_model(model_dir) is not loaded[0]  # evicted, loaded again
+    configure_inference(max_models=2)
+    try:
+        copies = [shutil.copytree(model_dir, tmp_path / f"copy{i}") for i in range(3)]
+        for copy in copies:
+            load_model(str(copy))
+        assert len(inference._models) == 2
+        assert load_model(model_dir) is not loaded[0]  # evicted, loaded again
+        configure_inference(max_models=1)  # a smaller bound applies at once
+        assert len(inference._models) == 1
+    finally:
+        configure_inference(max_models=inference.DEFAULT_MODEL_CACHE_SIZE)
 
 
 def test_a_missing_model_is_reported(tmp_path):

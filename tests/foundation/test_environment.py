@@ -97,7 +97,6 @@ ENVIRONMENT_READERS = {
     "llmschool/env.py": "the helpers settings.py reads every variable with",
     "llmschool/test_settings.py": "the suite's plumbing (its Redis, per-session paths) before the settings exist",
     "llmschool/devservices.py": "passes the environment on to the processes it starts",
-    "training/engine/inference.py": "the engine never imports Django (LLMSCHOOL_MODEL_CACHE_SIZE, listed in README)",
     "training/management/commands/download_base_model.py": "turns HF_HUB_OFFLINE off for huggingface_hub",
 }
 

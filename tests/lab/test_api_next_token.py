@@ -33,7 +33,8 @@ def test_it_agrees_with_the_engines_distribution(ask, scratch_model_dir):
     from training.engine import next_token_distribution
 
     data = ask(prompt="the dog sat", k=5, temperature=0.7, top_k=40, top_p=0.9)
-    engine = next_token_distribution(scratch_model_dir, "the dog sat", k=5, temperature=0.7, top_k=40, top_p=0.9)
+    engine = next_token_distribution(scratch_model_dir, "the dog sat", k=5, temperature=0.7, top_k=40,
+                                     top_p=0.9)["candidates"]
     assert [c["token_id"] for c in data["candidates"]] == [e["token_id"] for e in engine]
     for mine, theirs in zip(data["candidates"], engine):
         assert mine["probability"] == pytest.approx(theirs["probability"], abs=1e-5)

@@ -74,7 +74,7 @@ def test_empty_text_has_no_tokens(alice_client):
 
 
 def test_text_is_capped(alice_client):
-    from training import lab
+    from training.lab import services as lab
 
     assert tokenize(alice_client, "あ" * lab.MAX_TOKENIZE_CHARS)["chars"] == lab.MAX_TOKENIZE_CHARS
     response = alice_client.get(reverse("lab:api_tokenize"), {"text": "あ" * (lab.MAX_TOKENIZE_CHARS + 1)})

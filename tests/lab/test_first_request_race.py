@@ -11,7 +11,7 @@ SCRIPT = """
 import threading
 import django
 django.setup()
-from training import lab
+from training.lab import services as lab
 from training.engine import gpt2_tokenizer_dir
 
 directory = gpt2_tokenizer_dir()

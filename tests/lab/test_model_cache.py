@@ -3,7 +3,7 @@ from django.urls import reverse
 
 
 def test_loaded_models_are_bounded(alice_client, alice, make_lab_run, gpt2_vocab_model_dir, settings):
-    from training.engine import inference
+    from training.engine import configure_inference, inference
 
     settings.LAB_MAX_LOADED_MODELS = 1
     first = make_lab_run(alice)
@@ -14,4 +14,4 @@ def test_loaded_models_are_bounded(alice_client, alice, make_lab_run, gpt2_vocab
             assert response.status_code == 200
             assert len(inference._models) == 1
     finally:
-        inference.MODEL_CACHE_SIZE = 4
+        configure_inference(max_models=inference.DEFAULT_MODEL_CACHE_SIZE)

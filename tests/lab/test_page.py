@@ -73,7 +73,7 @@ def test_no_inline_script_only_the_json_blob_and_lab_js(alice_client):
 
 @pytest.mark.parametrize("language", ["ja", "en"])
 def test_every_widget_string_is_translated(client, alice, language):
-    from training.lab_views import lab_strings
+    from training.lab.strings import lab_strings
 
     set_language(alice, language)
     client.force_login(alice)

@@ -3,7 +3,7 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from training.lab import loss_observation, observation_text
+from training.loss_reading import loss_observation, observation_text
 
 
 def history(train, val, every=1):

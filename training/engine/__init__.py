@@ -7,9 +7,11 @@ torch into a web process that only needs the error classes.
 """
 import importlib
 
+# name -> module, or name -> (module, the name inside it)
 _EXPORTS = {
     "TrainConfig": "config", "TrainResult": "config", "Progress": "config", "DatasetReport": "config",
     "MODEL_PRESETS": "config", "HYPER_PRESETS": "presets", "preset_plan": "presets",
+    "BATCH_SETTINGS": ("presets", "SETTINGS"),
     "calibrate": "calibration",
     "EngineError": "errors", "DatasetError": "errors", "BaseModelMissing": "errors",
     "TrainingCancelled": "errors", "OutOfMemory": "errors",
@@ -17,10 +19,12 @@ _EXPORTS = {
     "train": "trainer",
     "export_zip": "export",
     "is_base_present": "bases", "download_base_model": "bases",
-    "estimate_seconds": "estimate",
+    "estimate_seconds": "estimate", "fallback_tokens_per_second": "estimate",
+    "base_parameters": ("estimate", "parameters"),
     "load_model": "inference", "generate": "inference", "next_token_distribution": "inference",
-    "tokenize_view": "inference", "attention_weights": "inference",
-    "gpt2_tokenizer_dir": "tokenization",
+    "tokenize_view": "inference", "attention_weights": "inference", "vocabulary_size": "inference",
+    "configure_inference": "inference",
+    "gpt2_tokenizer_dir": "tokenization", "MAX_NEW_TOKENS": "sampling",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -29,7 +33,8 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str):
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    module, inner = _EXPORTS[name] if isinstance(_EXPORTS[name], tuple) else (_EXPORTS[name], name)
+    value = getattr(importlib.import_module(f".{module}", __name__), inner)
     globals()[name] = value
     return value
 

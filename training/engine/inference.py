@@ -1,5 +1,10 @@
-"""Helpers for the site's playground: generation, next-token probabilities, tokens with byte
-spans, and attention weights. Loaded models live in a small thread-safe LRU cache."""
+"""Inference for the site's playground and lab: generation, next-token probabilities, tokens
+with byte spans, and attention weights. Loaded models live in a small thread-safe LRU cache.
+
+Every tensor operation of the site happens here (forward pass, softmax, top-k, sampling): the
+callers get plain dicts and lists. A long-lived process (the web process) sets its bounds with
+`configure_inference`; every public function is safe to call from several threads.
+"""
 import os
 import threading
 from collections import OrderedDict
@@ -10,12 +15,49 @@ from .errors import EngineError
 from .sampling import MAX_PROMPT_CHARS, SamplingSettings, sample_text
 from .tokenization import load_tokenizer, token_bytes
 
-# The engine never imports Django, so it reads its own variable (listed in README's table);
-# in the site, the lab sets this from settings.LAB_MAX_LOADED_MODELS.
-MODEL_CACHE_SIZE = int(os.environ.get("LLMSCHOOL_MODEL_CACHE_SIZE", "3"))
+DEFAULT_MODEL_CACHE_SIZE = 3
 MAX_TOKENIZE_CHARS = 5000
 MAX_ATTENTION_TOKENS = 64
 MAX_TOP_K = 100
+
+_cache_size = DEFAULT_MODEL_CACHE_SIZE
+
+
+def configure_inference(*, max_models: int | None = None, threads: int | None = None) -> None:
+    """Bounds for this process: keep at most `max_models` loaded models (at least 1), and run
+    torch with `threads` intra-op threads (None or 0 leaves torch's default)."""
+    global _cache_size
+    if max_models is not None:
+        _cache_size = max(1, int(max_models))
+        with _models_lock:
+            _evict()
+    if threads and int(threads) > 0:
+        import torch
+
+        if torch.get_num_threads() != int(threads):
+            torch.set_num_threads(int(threads))
+
+
+# transformers resolves its names lazily, and that is not thread-safe: when a lesson's two
+# widgets ask a threaded web server for their first tokens at the same moment, one request
+# fails with "cannot import name 'AutoTokenizer' from 'transformers'". The public functions
+# below resolve the names they use once, one thread at a time, before anything else.
+_TRANSFORMERS_NAMES = ("AutoTokenizer", "GPT2TokenizerFast", "AutoModelForCausalLM", "GenerationConfig")
+_transformers_lock = threading.Lock()
+_transformers_ready = False
+
+
+def _prepare_transformers() -> None:
+    global _transformers_ready
+    if _transformers_ready:
+        return
+    with _transformers_lock:
+        if not _transformers_ready:
+            import transformers
+
+            for name in _TRANSFORMERS_NAMES:
+                getattr(transformers, name)
+            _transformers_ready = True
 
 
 @dataclass
@@ -34,6 +76,7 @@ _loading_locks: dict = {}
 
 def load_model(model_dir: str) -> LoadedModel:
     """The exported model in `model_dir`, loaded once and kept (the least recently used goes first)."""
+    _prepare_transformers()
     model_dir = os.path.realpath(model_dir)
     if not is_local_model_dir(model_dir):
         raise EngineError(f"No model found in {model_dir}.", code="model_missing", params={"model_dir": model_dir})
@@ -51,9 +94,14 @@ def load_model(model_dir: str) -> LoadedModel:
         with _models_lock:
             _models[key] = loaded
             _loading_locks.pop(key, None)
-            while len(_models) > MODEL_CACHE_SIZE:
-                _models.popitem(last=False)
+            _evict()
     return loaded
+
+
+def _evict() -> None:
+    """Drop the least recently used models beyond the bound (the caller holds _models_lock)."""
+    while len(_models) > _cache_size:
+        _models.popitem(last=False)
 
 
 def _load(model_dir: str) -> LoadedModel:
@@ -106,22 +154,70 @@ def filtered_probabilities(logits, *, temperature: float, top_k: int | None = No
     return probabilities
 
 
-def next_token_distribution(model_dir: str, prompt: str, *, k: int = 10, temperature: float = 1.0,
-                            top_k: int | None = None, top_p: float | None = None) -> list[dict]:
-    """The k most likely next tokens with their probabilities after temperature, top-k and top-p."""
-    import torch
+def next_token_distribution(model_dir: str, prompt: str, *, picked=(), k: int = 10, temperature: float = 1.0,
+                            top_k: int | None = None, top_p: float | None = None, seed: int = 0) -> dict:
+    """The k most likely next tokens after `prompt` followed by the token ids `picked`.
 
-    from .sampling import prompt_ids
+    Each candidate has its probability after temperature, top-k and top-p (`probability`) and
+    the model's own (`raw_probability`); candidates that the filters rule out are left out,
+    except the most likely one. `sampled` is the token sampling would choose with `seed`.
+    Picks are token ids, not text: a byte-level token may be half a character, which would not
+    survive a round trip through text. A pick outside the vocabulary is EngineError "bad_token".
+    """
+    import torch
 
     loaded = load_model(model_dir)
     model, tokenizer = loaded.model, loaded.tokenizer
+    vocab = model.config.vocab_size
+    picked = [int(token_id) for token_id in picked]
+    if any(not 0 <= token_id < vocab for token_id in picked):
+        raise EngineError("A picked token is outside the vocabulary.", code="bad_token", params={"vocab_size": vocab})
+    prompt_ids = tokenizer(prompt[-MAX_PROMPT_CHARS:], add_special_tokens=False)["input_ids"] if prompt else []
+    ids = prompt_ids + picked
+    context = ids[-model.config.n_positions:] or [tokenizer.eos_token_id]
     with loaded.lock, torch.no_grad():
-        ids = prompt_ids(model, tokenizer, prompt, room=0)
-        logits = model(input_ids=ids).logits[0, -1].float()
+        logits = model(input_ids=torch.tensor([context])).logits[0, -1].float()
+    raw = torch.softmax(logits, dim=-1)
     probabilities = filtered_probabilities(logits, temperature=temperature, top_k=top_k, top_p=top_p)
-    values, token_ids = torch.topk(probabilities, max(1, min(int(k), MAX_TOP_K, probabilities.numel())))
-    return [{"token_id": int(i), "text": tokenizer.decode([int(i)]), "probability": round(float(p), 6)}
-            for p, i in zip(values, token_ids)]
+    values, order = torch.topk(probabilities, max(1, min(int(k), MAX_TOP_K, probabilities.numel())))
+    generator = torch.Generator().manual_seed(int(seed))
+    sampled = int(torch.multinomial(probabilities, 1, generator=generator))
+    candidates = [{"token_id": int(i), **_token_piece(tokenizer, int(i)), "probability": round(float(p), 6),
+                   "raw_probability": round(float(raw[int(i)]), 6)}
+                  for p, i in zip(values, order) if float(p) > 0 or int(i) == int(order[0])]
+    text, prompt_text = tokenizer.decode(ids), tokenizer.decode(prompt_ids)
+    return {
+        "text": text,
+        # What the picks added; decoded together, so that two half-character picks show one character.
+        "continuation": text[len(prompt_text):] if text.startswith(prompt_text) else tokenizer.decode(picked),
+        "prompt_tokens": len(prompt_ids),
+        "context_tokens": len(context),
+        "truncated": len(ids) > len(context),
+        "picked": [{"token_id": token_id, **_token_piece(tokenizer, token_id)} for token_id in picked],
+        "candidates": candidates,
+        "kept_tokens": int((probabilities > 0).sum()),
+        "vocab_size": vocab,
+        "sampled": {"token_id": sampled, **_token_piece(tokenizer, sampled),
+                    "probability": round(float(probabilities[sampled]), 6)},
+    }
+
+
+def _token_piece(tokenizer, token_id: int) -> dict:
+    """How to show one token: its text, and its raw bytes when it holds part of a character."""
+    pieces = token_bytes(tokenizer, [token_id])
+    text = tokenizer.decode([token_id])
+    if not pieces:
+        return {"text": text, "bytes": text.encode("utf-8").hex(" "), "partial": False}
+    try:
+        return {"text": pieces[0].decode("utf-8"), "bytes": pieces[0].hex(" "), "partial": False}
+    except UnicodeDecodeError:
+        return {"text": "", "bytes": pieces[0].hex(" "), "partial": True}
+
+
+def vocabulary_size(tokenizer_dir: str) -> int:
+    """How many tokens the tokenizer in `tokenizer_dir` (a model or tokenizer directory) knows."""
+    _prepare_transformers()
+    return len(load_tokenizer(tokenizer_dir))
 
 
 def tokenize_view(tokenizer_dir: str, text: str) -> list[dict]:
@@ -130,6 +226,7 @@ def tokenize_view(tokenizer_dir: str, text: str) -> list[dict]:
     A byte-level token may hold part of a character (common for Japanese): its text then shows
     the replacement character, while the bytes tell exactly which part it holds.
     """
+    _prepare_transformers()
     tokenizer = load_tokenizer(tokenizer_dir)
     text = text[:MAX_TOKENIZE_CHARS]
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
@@ -177,15 +274,20 @@ def _character_spans(tokens: list[str], offsets, text: str) -> tuple[list[tuple[
 
 def attention_weights(model_dir: str, text: str, *, max_tokens: int = 24) -> dict:
     """Attention of each head in each layer over the first tokens of `text`:
-    {"tokens": [...], "layers": [[matrix per head] per layer]}, matrix[i][j] = attention of token i to j."""
+    {"tokens": [...], "layers": [[matrix per head] per layer]}, matrix[i][j] = attention of token i to j.
+    Also the shown tokens' ids and pieces (text, bytes, partial), and how many tokens the whole
+    text has (`total_tokens`; 0 for an empty text, shown as the end-of-text token)."""
     import torch
 
     loaded = load_model(model_dir)
     model, tokenizer = loaded.model, loaded.tokenizer
     limit = max(1, min(int(max_tokens), MAX_ATTENTION_TOKENS, model.config.n_positions))
-    ids = tokenizer(text[:MAX_PROMPT_CHARS], add_special_tokens=False)["input_ids"][:limit] or [tokenizer.eos_token_id]
+    all_ids = tokenizer(text[:MAX_PROMPT_CHARS], add_special_tokens=False)["input_ids"]
+    ids = all_ids[:limit] or [tokenizer.eos_token_id]
     with loaded.lock, torch.no_grad():
         output = model(input_ids=torch.tensor([ids]), output_attentions=True)
     layers = [[[[round(float(v), 4) for v in row] for row in head] for head in layer[0]]
               for layer in output.attentions]
-    return {"tokens": [tokenizer.decode([i]) for i in ids], "layers": layers}
+    return {"tokens": [tokenizer.decode([i]) for i in ids], "token_ids": [int(i) for i in ids],
+            "pieces": [_token_piece(tokenizer, int(i)) for i in ids], "total_tokens": len(all_ids),
+            "layers": layers}

@@ -1,7 +1,0 @@
-from django.urls import path
-
-from courses import views
-
-urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
-]

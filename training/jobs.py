@@ -130,6 +130,10 @@ def _record_failure(run_id: int, attempt: int, exc: BaseException) -> str:
     return code
 
 
+class DatasetFileMissing(FileNotFoundError):
+    """The run's dataset (row or file) is gone: a reason of its own, not an internal error."""
+
+
 def failure_code(exc: BaseException) -> str:
     """Map an exception to a student-facing reason (training.reasons.RUN_FAILURES)."""
     from rq.timeouts import JobTimeoutException
@@ -142,13 +146,13 @@ def failure_code(exc: BaseException) -> str:
         return "not_enough_data" if getattr(exc, "code", "") in ("too_small", "empty") else "dataset_invalid"
     if isinstance(exc, engine.BaseModelMissing):
         return "base_missing"
-    if isinstance(exc, (engine.OutOfMemory, MemoryError)) or type(exc).__name__ == "OutOfMemoryError":
+    if isinstance(exc, (engine.OutOfMemory, MemoryError)):  # the engine turns torch's OutOfMemoryError into OutOfMemory
         return "out_of_memory"
     if isinstance(exc, JobTimeoutException):
         return "timeout"
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return "disk_full"
-    if isinstance(exc, FileNotFoundError) and "dataset" in str(exc).lower():
+    if isinstance(exc, DatasetFileMissing):
         return "dataset_missing"
     if isinstance(exc, engine.EngineError) and getattr(exc, "code", "") in ("diverged", "invalid_config"):
         return exc.code
@@ -185,7 +189,7 @@ def engine_config(run: TrainingRun, output_dir: Path):
     from training.engine import TrainConfig
 
     if run.dataset is None or not run.dataset.path.exists():
-        raise FileNotFoundError("the dataset file of this run is gone")
+        raise DatasetFileMissing("the dataset file of this run is gone")
     if run.base_run_id:
         base_kind, base_source = "run", str(run.base_run.export_dir)
     elif run.base_model.kind == BaseModel.SCRATCH:

@@ -7,10 +7,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from tests.factories import make_finished_run
 from training import services
 from training.models import TrainingRun
-
-from .test_runs import make_finished_run
 
 TOKENIZER = {"vocab_size": 733, "byte_fallback": True, "tokens_per_char": 0.6123,
              "longest_tokens": ["図書館", " captain", "夕飯に"]}
@@ -58,7 +57,7 @@ def test_the_progress_page_shows_the_latest_bits_per_character(alice_client, ali
 
 
 def test_compare_shows_bits_per_character_and_warns_about_different_datasets(alice_client, alice, corpus):
-    from tests.training.conftest import make_text, upload
+    from tests.factories import make_text, upload
 
     a = finished(alice, corpus, val_bpc=2.0)
     b = finished(alice, corpus, val_bpc=3.0)
@@ -106,10 +105,10 @@ def test_the_service_checks_prompts_without_the_form():
 # Playground ----------------------------------------------------------------------------------
 
 @pytest.fixture
-def playable(alice, corpus, local_base_dir):
+def playable(alice, corpus, tiny_base_dir):
     """A finished run whose export is the tiny local GPT-2 (64 positions)."""
     run = make_finished_run(alice, corpus)
-    (run.attempt_dir(1) / "export").symlink_to(local_base_dir, target_is_directory=True)
+    (run.attempt_dir(1) / "export").symlink_to(tiny_base_dir, target_is_directory=True)
     return run
 
 

@@ -9,21 +9,12 @@ from django.urls import reverse
 from django.utils import timezone
 from rq.job import Job
 
+from tests.factories import make_finished_run, run_form
+from tests.training.conftest import training_queue_ids
 from training import lifecycle, services
 from training.models import TrainingRun
-from training.queueing import QUEUE_NAME
 
 pytestmark = pytest.mark.django_db
-
-
-def run_form(dataset, base="base:tiny", **values):
-    return {"dataset": str(dataset.code), "base": base, "preset": "quick", **values}
-
-
-def training_queue_ids(redis_conn):
-    from rq import Queue
-
-    return Queue(QUEUE_NAME, connection=redis_conn).job_ids
 
 
 def test_new_run_page_shows_estimate_and_missing_bases(alice_client, corpus):
@@ -107,7 +98,7 @@ def test_quota_is_configurable_and_the_queue_has_a_cap(alice, bob, corpus, bases
     first = services.training_run_create(owner=alice, dataset=corpus, base_model=bases["tiny"])
     second = services.training_run_create(owner=alice, dataset=corpus, base_model=bases["tiny"])
     assert {first.active_slot, second.active_slot} == {0, 1}
-    from tests.training.conftest import upload
+    from tests.factories import upload
 
     bob_data = services.dataset_create(owner=bob, uploaded_file=upload())
     with pytest.raises(services.RunRefused) as caught:
@@ -228,19 +219,6 @@ def test_cancel_a_queued_run_removes_its_job(transactional_db, alice, corpus, re
     assert "hx-trigger" not in fragment
 
 
-def make_finished_run(owner, dataset, *, archive=True):
-    run = TrainingRun.objects.create(owner=owner, dataset=dataset, status="succeeded", published_attempt=1,
-                                     metrics={"base_val_loss": 6.0, "final_val_loss": 4.0, "base_perplexity": 403.4,
-                                              "final_perplexity": 54.6},
-                                     history=[{"step": 1, "train_loss": 6.0}, {"step": 2, "train_loss": 5.0,
-                                                                               "val_loss": 5.5}],
-                                     samples=[{"prompt": "Once", "base": " x", "tuned": " upon"}])
-    if archive:
-        run.archive_path.parent.mkdir(parents=True)
-        run.archive_path.write_bytes(b"PK\x05\x06" + b"\x00" * 18)
-    return run
-
-
 def test_other_users_get_404_on_every_owner_scoped_url(alice, bob, corpus, client):
     run = make_finished_run(alice, corpus)
     active = TrainingRun.objects.create(owner=alice, dataset=corpus, status="running")
@@ -308,7 +286,7 @@ def test_progress_json(alice_client, alice, corpus):
 
 
 def test_queue_position(alice, bob, corpus, bases):
-    from tests.training.conftest import upload
+    from tests.factories import upload
 
     first = services.training_run_create(owner=alice, dataset=corpus, base_model=bases["tiny"])
     bob_data = services.dataset_create(owner=bob, uploaded_file=upload())

@@ -9,8 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import (FAST, ROOT, TINY_BASE_SENTENCES, TINY_BASE_WORDS, build_rinna_standin, build_tiny_gpt2,
-                             make_text, make_user)
+from tests.factories import (
+    FAST,
+    ROOT,
+    TINY_BASE_SENTENCES,
+    TINY_BASE_WORDS,
+    build_rinna_standin,
+    build_tiny_gpt2,
+    make_text,
+    make_user,
+)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 

@@ -132,9 +132,8 @@ def test_characters_per_token_add_up_to_the_text(which, tokenizer_dir):
 
 @pytest.fixture(scope="module")
 def barely_trained(tmp_path_factory, corpus_text):
-    from training.engine import MODEL_PRESETS, TrainConfig
-
     from tests.factories import TINY_ARCH
+    from training.engine import MODEL_PRESETS, TrainConfig
 
     directory = tmp_path_factory.mktemp("barely")
     path = directory / "corpus.txt"

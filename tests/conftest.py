@@ -1,5 +1,6 @@
-"""Shared fixtures: users (alice and bob are students, carol an instructor), a real Redis,
-and real RQ worker processes that see the test database."""
+"""Shared fixtures: users (alice and bob are students, carol an instructor), private media and
+model folders, a real Redis, real RQ worker processes that see the test database, tiny models
+on disk and a stand-in for the Hub. The plain functions that make things are in tests/factories.py."""
 import os
 import subprocess
 import sys
@@ -8,20 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import (
+    FAST,
+    ROOT,
+    TINY_BASE_SENTENCES,
+    TINY_BASE_WORDS,
+    build_rinna_standin,
+    build_tiny_gpt2,
+    make_text,
+    make_user,
+)
+
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
-
-ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "a-long-test-password-1"
-
-
-def make_user(username, *, instructor=False, **extra):
-    from llmschool.accounts.models import User
-    from llmschool.accounts.roles import user_make_instructor
-
-    user = User.objects.create_user(username=username, email=f"{username}@example.com", password=PASSWORD, **extra)
-    if instructor:
-        user_make_instructor(user=user)
-    return user
 
 
 @pytest.fixture
@@ -44,6 +43,24 @@ def carol(db):
 def alice_client(client, alice):
     client.force_login(alice)
     return client
+
+
+@pytest.fixture
+def private_dirs(settings, tmp_path):
+    """This test's own MEDIA_ROOT and MODELS_DIR; start_worker passes them on to its workers.
+    The conftests of tests/training, tests/reliability and tests/e2e use it for every test."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MODELS_DIR = tmp_path / "models"
+    settings.MEDIA_ROOT.mkdir()
+    settings.MODELS_DIR.mkdir()
+    return settings
+
+
+@pytest.fixture
+def fast_runs(settings):
+    """Every run created in this test gets the fast values (a settings knob, stored on the run)."""
+    settings.TRAINING_EXTRA_HYPERPARAMETERS = dict(FAST)
+    return FAST
 
 
 @pytest.fixture
@@ -221,59 +238,14 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "locale": "ja-JP", "viewport": {"width": 1280, "height": 900}}
 
 
-# -- rinna's Japanese GPT-2, stood in for (no Hub here) ---------------------------------------------------------
+# -- tiny models on disk (built once per session; no Hub here) -------------------------------------------------
 
-HAIKU_DIARY = ROOT / "training" / "seed" / "corpora" / "ja-haiku-diary.txt"
-# A few lower-case Latin words, so that do_lower_case shows: rinna's vocabulary has lower-case letters only.
-LATIN_LINES = ["today i took the bus to the library.", "the cat and the dog sat in the rain."] * 20
-RINNA_SPECIALS = ["<unk>", "<s>", "</s>", "[PAD]", "[CLS]", "[SEP]", "[MASK]"]  # ids 0..6, as rinna's spiece.model
-# rinna/japanese-gpt2-small's tokenizer_config.json and special_tokens_map.json, key for key.
-RINNA_TOKENIZER_CONFIG = {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "[PAD]", "extra_ids": 0,
-                          "additional_special_tokens": [], "sp_model_kwargs": {}, "bos_token": "<s>",
-                          "cls_token": "[CLS]", "sep_token": "[SEP]", "mask_token": "[MASK]", "do_lower_case": True,
-                          "tokenizer_class": "T5Tokenizer"}
-RINNA_SPECIAL_TOKENS_MAP = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "[SEP]",
-                            "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"}
-RINNA_TEST_ARCH = {"n_embd": 32, "n_layer": 2, "n_head": 2, "n_positions": 64}
-
-
-def build_rinna_standin(directory: Path, *, pickled_only: bool = False, vocab_size: int = 600) -> Path:
-    """A tiny stand-in for rinna/japanese-gpt2-small with the files its repository has:
-    config.json (GPT2LMHeadModel, bos 1, eos 2), model.safetensors (or, with pickled_only, only
-    pytorch_model.bin as torch.save wrote it, old attention buffers included), spiece.model (a
-    unigram SentencePiece trained on the shipped haiku diary, special pieces at rinna's ids),
-    tokenizer_config.json naming T5Tokenizer with do_lower_case, special_tokens_map.json, README.md."""
-    import json
-
-    import sentencepiece
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    directory.mkdir(parents=True, exist_ok=True)
-    lines = [line for line in HAIKU_DIARY.read_text(encoding="utf-8").splitlines() if line.strip()] + LATIN_LINES
-    sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines), model_prefix=str(directory / "spiece"), model_type="unigram",
-        vocab_size=vocab_size, character_coverage=1.0, unk_id=0, bos_id=1, eos_id=2, pad_id=3, pad_piece="[PAD]",
-        user_defined_symbols=["[CLS]", "[SEP]", "[MASK]"], minloglevel=2, num_threads=1)
-    (directory / "spiece.vocab").unlink()
-    (directory / "tokenizer_config.json").write_text(json.dumps(RINNA_TOKENIZER_CONFIG))
-    (directory / "special_tokens_map.json").write_text(json.dumps(RINNA_SPECIAL_TOKENS_MAP))
-    (directory / "README.md").write_text("# japanese-gpt2-small (test stand-in)\n")
-    torch.manual_seed(0)
-    config = GPT2Config(vocab_size=vocab_size, bos_token_id=1, eos_token_id=2, **RINNA_TEST_ARCH)
-    model = GPT2LMHeadModel(config)
-    model.save_pretrained(str(directory))
-    (directory / "generation_config.json").unlink()  # rinna's repositories have none
-    if pickled_only:
-        (directory / "model.safetensors").unlink()
-        state = model.state_dict()  # lm_head.weight and transformer.wte.weight share one tensor
-        positions = config.n_positions
-        for layer in range(config.n_layer):  # what transformers 4.x saved with GPT-2 weights
-            state[f"transformer.h.{layer}.attn.bias"] = torch.tril(torch.ones(positions, positions)).view(
-                1, 1, positions, positions)
-            state[f"transformer.h.{layer}.attn.masked_bias"] = torch.tensor(-1e4)
-        torch.save(state, directory / "pytorch_model.bin")
-    return directory
+@pytest.fixture(scope="session")
+def tiny_base_dir(tmp_path_factory) -> str:
+    """A pretrained-looking GPT-2 directory (config.json, model.safetensors, tokenizer files):
+    about 40k parameters and a byte-level BPE of 400 tokens trained on 200 lines of make_text."""
+    text = make_text(200, seed=1, words=TINY_BASE_WORDS, sentences=TINY_BASE_SENTENCES)
+    return build_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"), [text])
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.conftest import make_user
+from tests.factories import make_base_model, make_course, make_lesson, make_quiz, make_user
 
 
 @dataclass
@@ -38,27 +38,9 @@ class World:
         }
 
 
-def make_quiz(*, language="ja", slug="01-abuse", course_slug=None):
-    from courses.models import Course, Lesson
-    from quizzes.models import Choice, Question, Quiz
-
-    course = Course.objects.create(slug=course_slug or f"abuse-{language}", language=language, title="Abuse course",
-                                   published=True, order=1)
-    lesson = Lesson.objects.create(course=course, slug=slug, order=1, title="Lesson", summary="s", body_md="## A\n\nText.",
-                                   published=True)
-    quiz = Quiz.objects.create(lesson=lesson, title="Quiz", pass_mark=50, shuffle_choices=False)
-    question = Question.objects.create(quiz=quiz, order=1, text="2 + 2?", explanation="Arithmetic.")
-    Choice.objects.create(question=question, text="4", is_correct=True, order=1)
-    Choice.objects.create(question=question, text="5", is_correct=False, order=2)
-    return course, lesson, quiz
-
-
-def make_base_model(key="scratch-tiny"):
-    from training.models import BaseModel
-
-    return BaseModel.objects.get_or_create(key=key, defaults={
-        "name": "Tiny from scratch", "kind": BaseModel.SCRATCH, "source": "tiny", "size": "1M", "enabled": True,
-        "max_block_size": 256})[0]
+def make_scratch_base():
+    """The from-scratch base the abuse tests post as "base:scratch-tiny"."""
+    return make_base_model("scratch-tiny", name="Tiny from scratch", size="1M")
 
 
 def make_dataset(owner, *, name="corpus", text="こんにちは。Hello world.\n" * 200):
@@ -104,11 +86,9 @@ def fake_archive() -> bytes:
 
 
 @pytest.fixture
-def media(settings, tmp_path):
-    """A private MEDIA_ROOT, so files written by a test are the test's own."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.MEDIA_ROOT.mkdir()
-    return settings.MEDIA_ROOT
+def media(private_dirs):
+    """A private MEDIA_ROOT (tests/conftest.py), so files written by a test are the test's own."""
+    return private_dirs.MEDIA_ROOT
 
 
 @pytest.fixture
@@ -119,8 +99,11 @@ def world(db, media):
     from training.models import TrainingRun
 
     alice, bob = make_user("alice"), make_user("bob")
-    course, lesson, quiz = make_quiz()
-    base = make_base_model()
+    course = make_course("abuse-ja", language="ja", title="Abuse course")
+    lesson = make_lesson("01-abuse", course=course, title="Lesson", summary="s", body="## A\n\nText.")
+    quiz = make_quiz(lesson, questions=[("single", "2 + 2?", "Arithmetic.", [("4", True), ("5", False)])],
+                     pass_mark=50, shuffle=False)
+    base = make_scratch_base()
     dataset = make_dataset(alice, name="alice-diary")
     archive = fake_archive()
     succeeded = make_run(alice, dataset, base, status=TrainingRun.SUCCEEDED, archive=archive,

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase, from_form
 
-from tests.abuse.conftest import make_base_model, make_dataset
-from tests.conftest import make_user
+from tests.abuse.conftest import make_dataset, make_scratch_base
+from tests.factories import make_user
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 MEDIA = tempfile.mkdtemp(prefix="llmschool-fuzz-media-")
@@ -108,7 +108,7 @@ class RunFormFuzz(TestCase):
     @classmethod
     def setUpTestData(cls):
         cls.user = make_user("runner")
-        cls.base = make_base_model()
+        cls.base = make_scratch_base()
         cls.dataset = make_dataset(cls.user, name="fuzz corpus")
 
     def assert_bounded(self, run):

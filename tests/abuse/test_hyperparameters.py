@@ -7,15 +7,15 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from tests.abuse.conftest import make_base_model, make_dataset
-from tests.conftest import make_user
+from tests.abuse.conftest import make_dataset, make_scratch_base
+from tests.factories import make_user
 
 
 @pytest.fixture
 def setup(client, db, media, redis_conn):
     user = make_user("tinkerer")
     client.force_login(user)
-    base = make_base_model()
+    base = make_scratch_base()
     dataset = make_dataset(user, name="mine")
     return user, base, dataset
 

@@ -137,7 +137,7 @@ def test_the_lab_will_not_open_another_students_model(client, world, route):
 
 
 def test_an_instructor_may_download_any_archive(client, world):
-    from tests.conftest import make_user
+    from tests.factories import make_user
 
     client.force_login(make_user("teacher", instructor=True))
     response = client.get(reverse("training:run_download", args=[world.run_succeeded.code]))

@@ -4,8 +4,11 @@ base models or a run's model, and stray files in an export folder. None is ever 
 import os
 import pickle
 import zipfile
+from pathlib import Path
 
 import pytest
+
+from tests.factories import build_tiny_gpt2
 
 
 class Payload:
@@ -23,24 +26,9 @@ def plant(path, sentinel):
         pickle.dump(Payload(sentinel), f)
 
 
-def tiny_model_dir(directory):
+def tiny_model_dir(directory) -> Path:
     """A real tiny GPT-2 export (safetensors) with a tokenizer, as a run would publish it."""
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
-
-    raw = directory / "raw"
-    raw.mkdir(parents=True)
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(["the cat sat on the mat " * 50], vocab_size=300, special_tokens=["<|endoftext|>"],
-                            show_progress=False)
-    bpe.save_model(str(raw))
-    tokenizer = GPT2TokenizerFast.from_pretrained(str(raw))
-    tokenizer.eos_token = "<|endoftext|>"
-    model_dir = directory / "model"
-    tokenizer.save_pretrained(str(model_dir))
-    config = GPT2Config(vocab_size=len(tokenizer), n_embd=16, n_layer=1, n_head=2, n_positions=32)
-    GPT2LMHeadModel(config).save_pretrained(str(model_dir))
-    return model_dir
+    return Path(build_tiny_gpt2(directory, ["the cat sat on the mat " * 50], vocab_size=300))
 
 
 def test_a_planted_optimizer_pickle_is_refused_on_resume(tmp_path):

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from tests.conftest import make_user
+from tests.factories import make_user
 
 GOOD_TEXT = ("吾輩は猫である。名前はまだ無い。The cat sat on the mat and looked at the sea.\n" * 120).encode()
 

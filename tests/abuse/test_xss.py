@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from tests.abuse.conftest import fake_archive, make_run
 from tests.abuse.urlmap import build_path, site_routes
-from tests.conftest import make_user
+from tests.factories import make_user
 
 # A payload that reached the page as markup (escaped text starts with &lt; instead).
 RAW = re.compile(r"<svg onload=alert\('xss-|<script>alert\('xss-|<img src=x onerror=|href=\"?javascript:", re.I)

@@ -4,7 +4,7 @@ from django.test import Client
 from django.urls import reverse
 
 from courses.models import Lesson
-from tests.courses.conftest import make_lesson
+from tests.factories import make_lesson
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +74,7 @@ def test_instructors_reorder_lessons_from_the_list(carol_client, alice_client, c
 
 
 def test_list_filters_and_search(carol_client, course, course_en):
-    make_lesson(course, "09-attention", order=9, title="Attention in detail", published=False)
+    make_lesson("09-attention", course=course, order=9, title="Attention in detail", published=False)
     changelist = reverse("admin:courses_lesson_changelist")
     page = carol_client.get(changelist, {"q": "Attention"}).content.decode()
     assert "Attention in detail" in page and "第 1 回" not in page
@@ -144,7 +144,7 @@ def test_students_cannot_preview_or_edit(alice_client, course):
 
 
 def test_staff_without_course_permissions_cannot_preview(client, course):
-    from tests.conftest import make_user
+    from tests.factories import make_user
 
     staff = make_user("dave", is_staff=True)
     client.force_login(staff)

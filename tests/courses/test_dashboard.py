@@ -50,7 +50,7 @@ def test_when_every_lesson_is_done_the_next_step_is_training(alice_client, alice
 
 
 def test_english_students_get_the_english_course(client, course, course_en):
-    from tests.conftest import make_user
+    from tests.factories import make_user
 
     client.force_login(make_user("emma", preferred_language="en"))
     page = client.get(reverse("dashboard")).content.decode()

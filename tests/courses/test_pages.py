@@ -4,7 +4,7 @@ from django.test import Client
 from django.urls import reverse
 
 from courses.models import LessonProgress
-from tests.courses.conftest import make_course, make_lesson
+from tests.factories import make_course, make_lesson
 
 pytestmark = pytest.mark.django_db
 
@@ -109,9 +109,9 @@ def test_course_page_shows_the_students_progress(alice_client, alice, bob, cours
 def test_unpublished_lessons_and_courses_are_404_for_students(client, alice, course, who):
     if who == "student":
         client.force_login(alice)
-    draft = make_lesson(course, "04-draft", order=4, published=False, title="Draft lesson")
+    draft = make_lesson("04-draft", course=course, order=4, published=False, title="Draft lesson")
     hidden = make_course("hidden", published=False)
-    hidden_lesson = make_lesson(hidden, "01-x")
+    hidden_lesson = make_lesson("01-x", course=hidden)
     assert client.get(lesson_url(draft)).status_code == 404
     assert client.get(reverse("courses:detail", args=[hidden.slug])).status_code == 404
     assert client.get(lesson_url(hidden_lesson)).status_code == 404
@@ -123,7 +123,7 @@ def test_unpublished_lessons_and_courses_are_404_for_students(client, alice, cou
 
 def test_instructors_preview_unpublished_lessons(client, carol, course):
     client.force_login(carol)
-    draft = make_lesson(course, "04-draft", order=4, published=False, title="Draft lesson")
+    draft = make_lesson("04-draft", course=course, order=4, published=False, title="Draft lesson")
     page = client.get(lesson_url(draft)).content.decode()
     assert "下書き: このレッスンは受講者には表示されていません。" in page
     assert reverse("admin:courses_lesson_change", args=[draft.id]) in page

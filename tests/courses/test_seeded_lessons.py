@@ -9,7 +9,7 @@ from django.urls import reverse
 from courses.markdown import _parser
 from courses.models import Lesson
 from courses.seeding import COURSES, SEED_DIR, courses_seed, read_seed_lesson
-from tests.conftest import make_user
+from tests.factories import make_user
 
 SEED_FILES = sorted(SEED_DIR.glob("*/*.md"))
 MATH_TOKENS = {"math_inline", "math_inline_double", "math_block", "math_block_label"}

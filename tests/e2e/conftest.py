@@ -39,12 +39,9 @@ def login(page, live_server, username, password):
 
 
 @pytest.fixture(autouse=True)
-def private_dirs(settings, tmp_path):
-    """Uploads and run files of this test only (the worker processes get the same folders)."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.MODELS_DIR = tmp_path / "models"
-    settings.MEDIA_ROOT.mkdir()
-    settings.MODELS_DIR.mkdir()
+def private_dirs(private_dirs):
+    """Uploads and run files of this test only (tests/conftest.py; the worker processes get the same folders)."""
+    return private_dirs
 
 
 class PageWatch:

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from tests.conftest import PASSWORD, make_user
 from tests.e2e.conftest import PageWatch, login
+from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.e2e
 

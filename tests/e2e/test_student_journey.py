@@ -11,9 +11,8 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD
 from tests.e2e.conftest import PageWatch
-from tests.training.conftest import FAST, make_text
+from tests.factories import FAST, PASSWORD, make_text
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -2,10 +2,9 @@ import json
 
 import pytest
 
+from tests.factories import make_text
 from training.engine import DatasetError, check_dataset
 from training.engine.tokenization import train_bpe_tokenizer
-
-from .conftest import make_text
 
 
 def write(tmp_path, name, content):

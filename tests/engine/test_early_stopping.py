@@ -5,7 +5,7 @@ from training.engine import train
 
 
 def small_corpus(tmp_path):
-    from .conftest import make_text
+    from tests.factories import make_text
 
     path = tmp_path / "small.txt"
     path.write_text(make_text(14, seed=5))

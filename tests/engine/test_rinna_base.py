@@ -17,7 +17,7 @@ JA_TEXT = "今日の一句　寒の月\n朝、バス停で霜柱を踏んだ。"
 
 @pytest.fixture(scope="module")
 def haiku_path(tmp_path_factory) -> str:
-    from tests.conftest import HAIKU_DIARY
+    from tests.factories import HAIKU_DIARY
 
     path = tmp_path_factory.mktemp("haiku") / "haiku.txt"
     path.write_text(HAIKU_DIARY.read_text(encoding="utf-8")[:12000], encoding="utf-8")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import make_text
 from training.engine import (
     generate,
     gpt2_tokenizer_dir,
@@ -21,8 +22,6 @@ from training.engine.tokenization import (
     train_bpe_tokenizer,
     vocabulary_plan,
 )
-
-from .conftest import make_text
 
 # Rare on purpose: each occurs once, so it is left to byte fallback (𠮷 is outside the BMP).
 RARE = "鬱𠮷🙂"
@@ -133,14 +132,13 @@ def test_characters_per_token_add_up_to_the_text(which, tokenizer_dir):
 
 @pytest.fixture(scope="module")
 def barely_trained(tmp_path_factory, corpus_text):
+    from tests.factories import TINY_ARCH
     from training.engine import MODEL_PRESETS, TrainConfig
-
-    from .conftest import TEST_ARCH
 
     directory = tmp_path_factory.mktemp("barely")
     path = directory / "corpus.txt"
     path.write_text(corpus_text, encoding="utf-8")
-    MODEL_PRESETS["test-bytes"] = dict(TEST_ARCH)
+    MODEL_PRESETS["test-bytes"] = dict(TINY_ARCH)
     try:
         result = train(TrainConfig(data_path=str(path), output_dir=str(directory / "run"), base_source="test-bytes",
                                    block_size=32, batch_size=4, max_steps=3, eval_every_steps=3,

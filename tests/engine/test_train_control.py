@@ -126,7 +126,7 @@ def test_checkpoints_follow_the_clock_not_the_machine(make_config, test_preset):
 
 def test_it_warns_when_validation_loss_rises_while_training_loss_falls(make_config, test_preset, tmp_path):
     """Memorising 3 blocks: training loss keeps falling, validation loss turns up."""
-    from .conftest import make_text
+    from tests.factories import make_text
 
     path = tmp_path / "small.txt"
     path.write_text(make_text(14, seed=5))
@@ -143,11 +143,10 @@ def test_it_warns_when_validation_loss_rises_while_training_loss_falls(make_conf
 
 def test_gradient_accumulation_equals_a_bigger_batch(make_config, monkeypatch, tmp_path):
     """Without dropout, 2 x 2 accumulated blocks give the same updates as batches of 4."""
+    from tests.factories import TINY_ARCH
     from training.engine import MODEL_PRESETS
 
-    from .conftest import TEST_ARCH
-
-    monkeypatch.setitem(MODEL_PRESETS, "nodrop", {**TEST_ARCH, "resid_pdrop": 0.0, "embd_pdrop": 0.0,
+    monkeypatch.setitem(MODEL_PRESETS, "nodrop", {**TINY_ARCH, "resid_pdrop": 0.0, "embd_pdrop": 0.0,
                                                   "attn_pdrop": 0.0})
     whole = train(make_config(output_dir=str(tmp_path / "a"), base_source="nodrop", batch_size=4, bf16=False))
     accumulated = train(make_config(output_dir=str(tmp_path / "b"), base_source="nodrop", batch_size=2,

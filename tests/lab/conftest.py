@@ -5,55 +5,28 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_user
+from tests.factories import build_tiny_gpt2, gpt2_tokenizer_from, make_user, save_tiny_gpt2
 
 CORPUS = (["the cat sat on the mat and the dog sat on the log.", "once upon a time a ship sailed over the sea.",
            "東京メトロに乗って猫カフェへ行く。", "昔々、あるところにおじいさんとおばあさんが住んでいました。",
            "今日は朝から雨が降っていた。駅まで歩いて猫に会った。"] * 40)
-ARCH = {"n_embd": 32, "n_layer": 2, "n_head": 2, "n_positions": 64}
-
-
-def _save_model(directory: Path, tokenizer) -> str:
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    tokenizer.save_pretrained(str(directory))
-    torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(tokenizer), bos_token_id=tokenizer.eos_token_id,
-                        eos_token_id=tokenizer.eos_token_id, **ARCH)
-    GPT2LMHeadModel(config).save_pretrained(str(directory))
-    return str(directory)
 
 
 @pytest.fixture(scope="session")
 def scratch_model_dir(tmp_path_factory) -> str:
     """A from-scratch-like model: its own byte-level BPE trained on a small mixed corpus."""
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import GPT2TokenizerFast
-
-    root = tmp_path_factory.mktemp("lab-scratch")
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(CORPUS, vocab_size=500, min_frequency=2, special_tokens=["<|endoftext|>"],
-                            show_progress=False)
-    bpe.save_model(str(root))
-    tokenizer = GPT2TokenizerFast.from_pretrained(str(root))
-    tokenizer.eos_token = tokenizer.bos_token = tokenizer.unk_token = "<|endoftext|>"
-    return _save_model(root / "model", tokenizer)
+    return build_tiny_gpt2(tmp_path_factory.mktemp("lab-scratch"), CORPUS, vocab_size=500)
 
 
 @pytest.fixture(scope="session")
 def gpt2_vocab_model_dir(tmp_path_factory) -> str:
     """A model with the real GPT-2 vocabulary, like a fine-tuned GPT-2 (tiny layers)."""
-    from transformers import GPT2TokenizerFast
-
     from training.engine import gpt2_tokenizer_dir
 
     root = tmp_path_factory.mktemp("lab-gpt2")
     for name in ("vocab.json", "merges.txt"):
         shutil.copy(Path(gpt2_tokenizer_dir()) / name, root / name)
-    tokenizer = GPT2TokenizerFast.from_pretrained(str(root))
-    tokenizer.eos_token = tokenizer.bos_token = tokenizer.unk_token = "<|endoftext|>"
-    return _save_model(root / "model", tokenizer)
+    return save_tiny_gpt2(root / "model", gpt2_tokenizer_from(root))
 
 
 @pytest.fixture

@@ -87,11 +87,12 @@ def test_a_byte_fallback_vocabulary_shows_whole_characters_and_bytes_of_rare_one
                                                                                   tmp_path):
     """A from-scratch run's tokenizer (BPE with byte fallback): every character of its text is
     whole; a character it never saw twice is shown as its bytes, each token marked partial."""
-    from tests.lab.conftest import CORPUS, _save_model
+    from tests.factories import save_tiny_gpt2
+    from tests.lab.conftest import CORPUS
     from training.engine.tokenization import load_tokenizer, train_bpe_tokenizer
 
     tokenizer = load_tokenizer(train_bpe_tokenizer(CORPUS, str(tmp_path / "tok"), model_max_length=64))
-    run = make_lab_run(alice, name="fallback", model_dir=_save_model(tmp_path / "model", tokenizer))
+    run = make_lab_run(alice, name="fallback", model_dir=save_tiny_gpt2(tmp_path / "model", tokenizer))
     text = "猫がいた。鬱"
     data = tokenize(alice_client, text, model=str(run.code))
     own = data["tokenizers"][1]

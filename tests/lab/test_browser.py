@@ -2,14 +2,14 @@
 Japanese and English, with a student's own model; picks step the text on."""
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def student(transactional_db, make_lab_run):
-    from tests.conftest import make_user
+    from tests.factories import make_user
 
     user = make_user("hanako")
     run = make_lab_run(user, name="hanako-model", history=[

@@ -1,37 +1,9 @@
-"""Quiz fixtures: a published course and lesson with a small quiz whose answers are known."""
+"""Quiz fixtures: a published course and lesson with a small quiz whose answers are known
+(tests/factories.py QUESTIONS), and helpers that answer it."""
 import pytest
 
-from courses.models import Course, Lesson
-from quizzes.models import Answer, Attempt, Choice, Question, Quiz
-
-# (kind, text, explanation, [(choice text, correct)])
-QUESTIONS = [
-    ("single", "Which token comes next?", "EXPLAIN-ONE: the model predicts one token at a time.",
-     [("Alpha", False), ("Bravo", True), ("Charlie", False)]),
-    ("multiple", "Which are parts of a Transformer? (select all that apply)", "EXPLAIN-TWO: attention and MLP blocks.",
-     [("Attention", True), ("MLP", True), ("Spreadsheet", False), ("Printer", False)]),
-    ("single", "What does softmax output?", "EXPLAIN-THREE: a probability distribution.",
-     [("Probabilities", True), ("Pixels", False), ("Passwords", False)]),
-]
-
-
-def make_lesson(slug="01-intro", *, language="en", published=True, course_published=True, course_slug=None):
-    course, _ = Course.objects.get_or_create(
-        slug=course_slug or f"course-{language}",
-        defaults={"language": language, "title": f"Course {language}", "published": course_published})
-    return Lesson.objects.create(course=course, slug=slug, title=f"Lesson {slug}", body_md="Text.",
-                                 order=int(slug[:2]) if slug[:2].isdigit() else 0, published=published)
-
-
-def make_quiz(lesson=None, *, questions=QUESTIONS, pass_mark=70, published=True, shuffle=True):
-    lesson = lesson or make_lesson()
-    quiz = Quiz.objects.create(lesson=lesson, title=f"Quiz on {lesson.title}", pass_mark=pass_mark,
-                               published=published, shuffle_choices=shuffle)
-    for order, (kind, text, explanation, choices) in enumerate(questions, 1):
-        question = Question.objects.create(quiz=quiz, order=order, kind=kind, text=text, explanation=explanation)
-        for index, (choice_text, correct) in enumerate(choices, 1):
-            Choice.objects.create(question=question, text=choice_text, is_correct=correct, order=index)
-    return quiz
+from quizzes.models import Answer, Attempt
+from tests.factories import make_lesson, make_quiz
 
 
 def answers(quiz, *, right=(), partial=()):

@@ -5,7 +5,7 @@ from django.urls import reverse
 from quizzes import services
 from quizzes.models import Choice, Question
 from quizzes.selectors import question_statistics, quiz_statistics
-from tests.conftest import make_user
+from tests.factories import make_user
 from tests.quizzes.conftest import answers
 
 pytestmark = pytest.mark.django_db

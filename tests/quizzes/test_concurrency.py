@@ -6,7 +6,8 @@ from django.db import connection
 
 from quizzes import services
 from quizzes.models import Answer, Attempt
-from tests.quizzes.conftest import answers, make_quiz
+from tests.factories import make_quiz
+from tests.quizzes.conftest import answers
 
 
 @pytest.mark.django_db(transaction=True)

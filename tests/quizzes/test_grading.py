@@ -4,7 +4,8 @@ import pytest
 from quizzes import services
 from quizzes.models import Answer, Attempt
 from quizzes.selectors import questions_for_attempt, quiz_status_for_user
-from tests.quizzes.conftest import answers, make_quiz
+from tests.factories import make_quiz
+from tests.quizzes.conftest import answers
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +51,7 @@ def test_selected_choices_are_recorded(alice, quiz):
 
 
 def test_score_is_rounded_down_and_pass_is_exact(alice, db):
-    from tests.quizzes.conftest import QUESTIONS
+    from tests.factories import QUESTIONS
 
     quiz = make_quiz(questions=QUESTIONS * 2, pass_mark=67)  # six questions
     attempt = submit(alice, quiz, answers(quiz, right={1, 2, 3, 4}))  # 4/6 = 66.7%

@@ -8,7 +8,8 @@ from django.utils import translation
 from django.utils.translation import gettext
 
 from quizzes import services
-from tests.quizzes.conftest import speak, QUESTIONS, answers, as_post
+from tests.factories import QUESTIONS
+from tests.quizzes.conftest import speak, answers, as_post
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]

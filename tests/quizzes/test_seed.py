@@ -12,7 +12,8 @@ from courses.models import Course, Lesson
 from quizzes import services
 from quizzes.models import Answer, Choice, Quiz
 from quizzes.seeding import SEED_DIR, quizzes_seed
-from tests.quizzes.conftest import answers, make_lesson
+from tests.factories import make_lesson
+from tests.quizzes.conftest import answers
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,8 @@ from django.test.utils import CaptureQueriesContext
 
 from quizzes import services
 from quizzes.selectors import quiz_status_for_user
-from tests.quizzes.conftest import answers, make_lesson, make_quiz
+from tests.factories import make_lesson, make_quiz
+from tests.quizzes.conftest import answers
 
 pytestmark = pytest.mark.django_db
 

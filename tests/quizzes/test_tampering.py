@@ -5,7 +5,8 @@ from django.urls import reverse
 
 from quizzes import services
 from quizzes.models import Attempt, Choice
-from tests.quizzes.conftest import speak, answers, as_post, db_snapshot, make_lesson, make_quiz
+from tests.factories import make_lesson, make_quiz
+from tests.quizzes.conftest import speak, answers, as_post, db_snapshot
 
 pytestmark = pytest.mark.django_db
 

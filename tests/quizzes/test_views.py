@@ -5,7 +5,8 @@ import pytest
 from django.urls import reverse
 
 from quizzes.models import Attempt
-from tests.quizzes.conftest import speak, answers, as_post, make_lesson, make_quiz
+from tests.factories import make_lesson, make_quiz
+from tests.quizzes.conftest import speak, answers, as_post
 
 pytestmark = pytest.mark.django_db
 

@@ -5,17 +5,14 @@ import os
 
 import pytest
 
-from tests.conftest import make_user, wait_for
-from tests.training.conftest import FAST, make_text
+from tests.conftest import wait_for
+from tests.factories import make_base_model, make_user, upload
+
 
 @pytest.fixture(autouse=True)
-def private_dirs(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.MODELS_DIR = tmp_path / "models"
-    settings.MEDIA_ROOT.mkdir()
-    settings.MODELS_DIR.mkdir()
-    settings.TRAINING_EXTRA_HYPERPARAMETERS = dict(FAST)
-    return settings
+def private_dirs(private_dirs, fast_runs):
+    """Every test here: its own folders and fast runs (tests/conftest.py)."""
+    return private_dirs
 
 
 @pytest.fixture
@@ -25,19 +22,14 @@ def student(db):
 
 @pytest.fixture
 def tiny(db):
-    from training.models import BaseModel
-
-    return BaseModel.objects.create(key="tiny", name="Tiny GPT", kind=BaseModel.SCRATCH, source="tiny",
-                                    max_block_size=256)
+    return make_base_model("tiny")
 
 
 @pytest.fixture
 def corpus(student, tiny):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     from training.services import dataset_create
 
-    return dataset_create(owner=student, uploaded_file=SimpleUploadedFile("c.txt", make_text(240).encode()))
+    return dataset_create(owner=student, uploaded_file=upload("c.txt"))
 
 
 def queue_run(student, tiny, corpus, **extra):

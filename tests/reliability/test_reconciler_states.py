@@ -1,6 +1,6 @@
 """The reconciler against every disagreement between the database and what RQ (a real Redis)
-says about a run's job, one by one, without worker processes. tests/training covers a stale
-heartbeat, a cancel nobody can honour and Redis down; these are the other rows."""
+says about a run's job, one by one, without worker processes. tests/training/test_reconciler.py
+covers a stale heartbeat, a cancel nobody can honour and Redis down; these are the other rows."""
 from datetime import timedelta
 
 import pytest

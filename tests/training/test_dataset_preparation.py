@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from tests.aozora_sample import CLEAN_BODY_LINES, MARKUP, aozora_text, aozora_zip
-from tests.training.conftest import make_text, upload
+from tests.factories import make_text, upload
 from training.models import Dataset
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from tests.training.conftest import make_text, upload
+from tests.factories import make_text, upload
 from training.models import Dataset
 
 pytestmark = pytest.mark.django_db

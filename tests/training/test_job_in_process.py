@@ -68,11 +68,11 @@ def test_cancel_while_training_in_process(alice, corpus, bases, fast_runs, redis
     assert outcome["result"] == "cancelled" and run.status == "cancelled" and run.step == 5
 
 
-def test_failures_are_recorded_with_a_reason(alice, corpus, bases, local_base, local_base_dir, fast_runs, redis_conn,
+def test_failures_are_recorded_with_a_reason(alice, corpus, bases, local_base, tiny_base_dir, fast_runs, redis_conn,
                                              tmp_path):
     # The base model's directory vanished before the run started.
     copy = tmp_path / "gone-base"
-    shutil.copytree(local_base_dir, copy)
+    shutil.copytree(tiny_base_dir, copy)
     local_base.source = str(copy)
     local_base.save()
     run = new_run(alice, corpus, local_base)

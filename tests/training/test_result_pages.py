@@ -1,16 +1,17 @@
-"""What the result, progress and compare pages say about a run: bits per character, what the
-tokenizer learned, the student's own sample prompts, and a playground that shows one
-max-new-tokens limit and the seed of each answer."""
+"""What the result, progress and compare pages say about a run: before and after with the loss
+curve, bits per character, what the tokenizer learned, an overfitting warning that follows the
+curve, settings named for people, failures without technical detail, the student's own sample
+prompts, and a playground that opens on a prompt in the text's language, answers field errors
+inside the htmx box, shows one max-new-tokens limit and the seed of each answer."""
 import re
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from tests.factories import make_finished_run
 from training import services
 from training.models import TrainingRun
-
-from .test_runs import make_finished_run
 
 TOKENIZER = {"vocab_size": 733, "byte_fallback": True, "tokens_per_char": 0.6123,
              "longest_tokens": ["図書館", " captain", "夕飯に"]}
@@ -58,7 +59,7 @@ def test_the_progress_page_shows_the_latest_bits_per_character(alice_client, ali
 
 
 def test_compare_shows_bits_per_character_and_warns_about_different_datasets(alice_client, alice, corpus):
-    from tests.training.conftest import make_text, upload
+    from tests.factories import make_text, upload
 
     a = finished(alice, corpus, val_bpc=2.0)
     b = finished(alice, corpus, val_bpc=3.0)
@@ -71,6 +72,67 @@ def test_compare_shows_bits_per_character_and_warns_about_different_datasets(ali
     TrainingRun.objects.filter(pk=b.pk).update(dataset=other)
     html = alice_client.get(url + f"?a={a.code}&b={b.code}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "different datasets" in html
+
+
+# Before and after, the curve, failures and settings ----------------------------------------
+
+def test_result_page_shows_before_after_and_the_chart(alice_client, alice, corpus):
+    run = make_finished_run(alice, corpus)
+    page = alice_client.get(reverse("training:run_detail", args=[run.code]), HTTP_ACCEPT_LANGUAGE="en")
+    html = page.content.decode()
+    assert "6.000" in html and "4.000" in html and "54.6" in html
+    assert "<polyline" in html and "upon" in html and "Playground" in html
+    assert "hx-trigger" not in html
+
+
+def test_compare_two_runs(alice_client, alice, corpus):
+    a, b = make_finished_run(alice, corpus, archive=False), make_finished_run(alice, corpus, archive=False)
+    page = alice_client.get(reverse("training:compare") + f"?a={a.code}&b={b.code}", HTTP_ACCEPT_LANGUAGE="en")
+    html = page.content.decode()
+    assert page.status_code == 200 and "Side by side" in html and html.count("<polyline") == 2
+
+
+def test_students_never_see_technical_detail(alice_client, alice, corpus):
+    run = TrainingRun.objects.create(owner=alice, dataset=corpus, status="failed", error_code="out_of_memory",
+                                     error_detail="Traceback (most recent call last): secret")
+    html = alice_client.get(reverse("training:run_detail", args=[run.code]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Out of memory" in html and "smaller batch size" in html and "secret" not in html
+
+
+def test_overfitting_warning_follows_the_curve_not_the_sticky_flag(alice, corpus, client):
+    client.force_login(alice)
+    wobble = [{"step": 2, "train_loss": 6.0, "val_loss": 5.1}, {"step": 4, "train_loss": 5.0, "val_loss": 5.5},
+              {"step": 6, "train_loss": 4.5, "val_loss": 4.4}, {"step": 8, "train_loss": 4.4, "val_loss": 4.39}]
+    recovered = make_finished_run(alice, corpus, archive=False)
+    TrainingRun.objects.filter(pk=recovered.pk).update(overfitting=True, history=wobble)
+    page = client.get(reverse("training:run_detail", args=[recovered.code])).content.decode()
+    assert "Overfitting warning" not in page  # the best validation loss is the last one
+    rising = wobble[:3] + [{"step": 8, "train_loss": 3.0, "val_loss": 5.0}]
+    TrainingRun.objects.filter(pk=recovered.pk).update(history=rising)
+    page = client.get(reverse("training:run_detail", args=[recovered.code])).content.decode()
+    assert "Overfitting warning" in page
+
+
+def test_run_settings_are_named_for_people(alice, corpus, client):
+    client.force_login(alice)
+    a, b = make_finished_run(alice, corpus, archive=False), make_finished_run(alice, corpus, archive=False)
+    TrainingRun.objects.filter(pk=a.pk).update(hyperparameters={"epochs": 1.0, "grad_accum": 1, "odd_knob": 3})
+    TrainingRun.objects.filter(pk=b.pk).update(hyperparameters={"epochs": 3.0, "grad_accum": 2})
+    page = client.get(reverse("training:compare") + f"?a={a.code}&b={b.code}").content.decode()
+    assert "Gradient accumulation steps" in page and "Epochs" in page and "grad_accum" not in page
+    assert "odd_knob" in page  # a setting without a name keeps its key
+    detail = client.get(reverse("training:run_detail", args=[a.code])).content.decode()
+    assert "Gradient accumulation steps" in detail and "grad_accum" not in detail
+
+
+def test_a_run_that_has_not_counted_its_steps_shows_a_dash(alice, corpus, client):
+    client.force_login(alice)
+    run = TrainingRun.objects.create(owner=alice, dataset=corpus, status="queued")
+    page = client.get(reverse("training:run_detail", args=[run.code])).content.decode()
+    assert '<dd data-field="step">—</dd>' in page and "0 / 0" not in page
+    TrainingRun.objects.filter(pk=run.pk).update(status="running", step=3, total_steps=16)
+    page = client.get(reverse("training:run_detail", args=[run.code])).content.decode()
+    assert '<dd data-field="step">3 / 16</dd>' in page
 
 
 # Sample prompts ------------------------------------------------------------------------------
@@ -106,10 +168,10 @@ def test_the_service_checks_prompts_without_the_form():
 # Playground ----------------------------------------------------------------------------------
 
 @pytest.fixture
-def playable(alice, corpus, local_base_dir):
+def playable(alice, corpus, tiny_base_dir):
     """A finished run whose export is the tiny local GPT-2 (64 positions)."""
     run = make_finished_run(alice, corpus)
-    (run.attempt_dir(1) / "export").symlink_to(local_base_dir, target_is_directory=True)
+    (run.attempt_dir(1) / "export").symlink_to(tiny_base_dir, target_is_directory=True)
     return run
 
 
@@ -146,3 +208,31 @@ def test_the_playground_shows_and_honours_one_token_limit(alice_client, playable
         "less than or equal to 63" in post(alice_client, playable, max_new_tokens=64)
     assert PlaygroundForm(context_tokens=1024).fields["max_new_tokens"].max_value == MAX_NEW_TOKENS
 
+
+def test_playground_field_errors_reach_the_htmx_result_box(alice, corpus, client):
+    run = make_finished_run(alice, corpus)
+    client.force_login(alice)
+    url = reverse("training:run_playground", args=[run.code])
+    data = {"prompt": "Once", "temperature": 99, "top_k": 5, "top_p": 0.9, "max_new_tokens": 5}
+    # htmx only swaps 2xx answers: the error comes back as 200, naming the field.
+    response = client.post(url, data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'class="field-error"' in body and "Temperature:" in body and "<html" not in body
+    # Without htmx the whole page answers 400 with the form and its error.
+    response = client.post(url, data)
+    assert response.status_code == 400 and "Temperature:" in response.content.decode()
+
+
+def test_playground_opens_on_the_sample_prompt_in_the_texts_language(alice, corpus, client):
+    client.force_login(alice)
+    run = make_finished_run(alice, corpus, archive=False)
+    samples = [{"prompt": "昔々、ある村に", "tuned": "x"}, {"prompt": "Once upon a time,", "tuned": "y"}]
+
+    def default_prompt(share):
+        TrainingRun.objects.filter(pk=run.pk).update(samples=samples, metrics={"data": {"japanese_share": share}})
+        page = client.get(reverse("training:run_detail", args=[run.code])).content.decode()
+        return page.split('name="prompt"')[1].split("</textarea>")[0]
+
+    assert default_prompt(0.0).endswith("Once upon a time,")
+    assert default_prompt(0.9).endswith("昔々、ある村に")

@@ -9,8 +9,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import translation
 
-from tests.conftest import HAIKU_DIARY
-from tests.training.conftest import upload
+from tests.factories import HAIKU_DIARY, upload
 from training import jobs, services
 from training.models import BaseModel, TrainingRun
 

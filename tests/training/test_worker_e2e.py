@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.conftest import wait_for
-from tests.training.conftest import upload
+from tests.factories import upload
 from training import lifecycle, services
 from training.models import Dataset, TrainingRun
 

@@ -67,6 +67,12 @@ def assert_finished_cleanly(run):
     assert run.active_slot is None and run.worker_pid is None
     if run.status == "failed":
         assert run.error_code
+    if run.status == "succeeded":
+        # The status is published before older attempts' folders are removed (the horse goes on
+        # deleting them): wait for that clean-up instead of listing files while it happens.
+        published = f"attempt-{run.published_attempt}"
+        wait_for(lambda: {p.name for p in run.run_dir.glob("attempt-*")} <= {published}, timeout=60,
+                 message="older attempts' folders to be removed")
     archives = sorted(run.run_dir.rglob("*.zip")) if run.run_dir.exists() else []
     if run.status == "succeeded":
         assert archives == [run.archive_path]

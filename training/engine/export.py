@@ -76,60 +76,167 @@ def export_zip(model_dir: str, zip_path: str) -> list[str]:
     return names
 
 
+CARD_LANGUAGES = ("en", "ja", "both")
+
+# Row labels of the card's tables; a figure without a label shows under its own key.
+METRIC_LABELS = {
+    "en": {"base_val_loss": "validation loss of the base", "base_perplexity": "perplexity of the base",
+           "base_val_bpc": "bits per character of the base", "val_loss": "validation loss",
+           "perplexity": "perplexity", "val_bpc": "bits per character",
+           "exported_step": "exported step (lowest validation loss)", "steps": "steps trained"},
+    "ja": {"base_val_loss": "ベースモデルの検証損失", "base_perplexity": "ベースモデルのパープレキシティ",
+           "base_val_bpc": "ベースモデルの 1 文字あたりのビット数", "val_loss": "検証損失",
+           "perplexity": "パープレキシティ", "val_bpc": "1 文字あたりのビット数",
+           "exported_step": "書き出したステップ（検証損失が最小のもの）", "steps": "学習したステップ数"},
+}
+DATA_LABELS = {
+    "en": {"chars": "characters", "lines": "lines", "duplicate_lines": "duplicate lines",
+           "japanese_share": "share of Japanese characters", "bytes": "bytes", "tokens": "tokens",
+           "tokens_per_char": "tokens per character", "train_blocks": "training blocks",
+           "val_blocks": "validation blocks", "block_size": "block size (tokens)", "vocab_size": "vocabulary size",
+           "val_tokens": "evaluated tokens", "val_chars": "evaluated characters",
+           "longest_tokens": "longest tokens of the trained vocabulary", "repeated_lines": "most repeated lines"},
+    "ja": {"chars": "文字数", "lines": "行数", "duplicate_lines": "重複している行", "japanese_share": "日本語の割合",
+           "bytes": "バイト数", "tokens": "トークン数", "tokens_per_char": "1 文字あたりのトークン数",
+           "train_blocks": "学習ブロック数", "val_blocks": "検証ブロック数", "block_size": "ブロックの長さ（トークン）",
+           "vocab_size": "語彙数", "val_tokens": "評価に使ったトークン数", "val_chars": "評価に使った文字数",
+           "longest_tokens": "学習した語彙のうち長いトークン", "repeated_lines": "よく繰り返される行"},
+}
+
+
 def model_card(*, base: str, base_kind: str, data: dict, hyperparameters: dict, metrics: dict,
-               samples: list[dict]) -> str:
-    """README.md for the export: where it came from, on what, how well, and how to load it."""
-    metric_rows = "\n".join(f"| {name} | {_fmt(value)} |" for name, value in metrics.items())
-    data_rows = "\n".join(f"| {name} | {_fmt(value)} |" for name, value in data.items())
-    sample_text = "\n\n".join(
-        f"**Prompt:** {s['prompt']}\n\n- before: {s['base']!r}\n- after: {s['tuned']!r}" for s in samples
-    )
-    base_line = {"scratch": f"trained from scratch (GPT-2 architecture, preset `{base}`)",
-                 "pretrained": f"fine-tuned from `{base}`",
-                 "run": "continued from a previous llmschool run"}.get(base_kind, base)
-    return f"""---
+               samples: list[dict], language: str = "en") -> str:
+    """README.md for the export: where it came from, on what, how well, and how to load it.
+
+    Written in the language of the run's text ("en", "ja"), or in both, Japanese first, for a
+    text that mixes them (the app decides which from the dataset)."""
+    if language not in CARD_LANGUAGES:
+        raise ValueError(f"card language must be one of {CARD_LANGUAGES}, not {language!r}")
+    languages = ["ja", "en"] if language == "both" else [language]
+    facts = dict(base=base, base_kind=base_kind, data=data, hyperparameters=hyperparameters, metrics=metrics,
+                 samples=samples)
+    bodies = [_card_ja(**facts) if lang == "ja" else _card_en(**facts) for lang in languages]
+    front = f"""---
 library_name: transformers
 pipeline_tag: text-generation
+language: [{", ".join(languages)}]
 tags: [gpt2, llmschool]
 ---
 
-# GPT-2 model made on llmschool
+"""
+    return front + "\n---\n\n".join(bodies)
+
+
+def _card_en(*, base, base_kind, data, hyperparameters, metrics, samples) -> str:
+    base_line = {"scratch": f"trained from scratch (GPT-2 architecture, preset `{base}`)",
+                 "pretrained": f"fine-tuned from `{base}`",
+                 "run": "continued from a previous llmschool run"}.get(base_kind, base)
+    sample_text = "\n\n".join(
+        f"**Prompt:** {s['prompt']}\n\n- before: {s['base']!r}\n- after: {s['tuned']!r}" for s in samples)
+    return f"""# GPT-2 model made on llmschool
 
 Base: {base_line}.
 
 ## How to load it
 
-```python
-from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
-
-model = AutoModelForCausalLM.from_pretrained("path/to/this/folder")
-tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")
-generator = pipeline("text-generation", model=model, tokenizer=tokenizer)
-print(generator("Once upon a time,", max_new_tokens=40)[0]["generated_text"])
-```
+{_loading_code("Once upon a time,")}
 
 ## Metrics (validation set)
 
+Bits per character count the validation loss per character of text instead of per token, so they
+compare models whose tokenizers differ.
+
 | metric | value |
 | --- | --- |
-{metric_rows}
+{_rows(metrics, METRIC_LABELS["en"])}
 
 ## Training data
 
 | figure | value |
 | --- | --- |
-{data_rows}
+{_rows(_data_figures(data), DATA_LABELS["en"])}
 
 ## Hyperparameters
 
-```json
-{json.dumps(hyperparameters, indent=2, ensure_ascii=False, sort_keys=True)}
-```
+{_json_block(hyperparameters)}
 
 ## Samples (same seed and settings before and after training)
 
 {sample_text}
 """
+
+
+def _card_ja(*, base, base_kind, data, hyperparameters, metrics, samples) -> str:
+    base_line = {"scratch": f"ゼロから学習（GPT-2 のアーキテクチャ、プリセット `{base}`）",
+                 "pretrained": f"`{base}` をファインチューニング",
+                 "run": "llmschool の以前のランの続きから学習"}.get(base_kind, base)
+    sample_text = "\n\n".join(
+        f"**プロンプト：** {s['prompt']}\n\n- 学習前：{s['base']!r}\n- 学習後：{s['tuned']!r}" for s in samples)
+    return f"""# llmschool で作った GPT-2 モデル
+
+ベースモデル：{base_line}。
+
+## 読み込み方
+
+{_loading_code("昔々、")}
+
+## 評価指標（検証用テキスト）
+
+1 文字あたりのビット数は、検証損失をトークン単位ではなく文字単位で数え直したものです。トークナイザーが違うモデル同士でも比べられます。
+
+| 指標 | 値 |
+| --- | --- |
+{_rows(metrics, METRIC_LABELS["ja"])}
+
+## 学習データ
+
+| 項目 | 値 |
+| --- | --- |
+{_rows(_data_figures(data), DATA_LABELS["ja"])}
+
+## ハイパーパラメータ
+
+{_json_block(hyperparameters)}
+
+## 生成例（学習前と学習後で同じシード・同じ設定）
+
+{sample_text}
+"""
+
+
+def _loading_code(prompt: str) -> str:
+    return f"""```python
+from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+
+model = AutoModelForCausalLM.from_pretrained("path/to/this/folder")
+tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")
+generator = pipeline("text-generation", model=model, tokenizer=tokenizer)
+print(generator("{prompt}", max_new_tokens=40)[0]["generated_text"])
+```"""
+
+
+def _data_figures(data: dict) -> dict:
+    """The data figures as table cells: the trained vocabulary's longest tokens and the most
+    repeated lines become short lists, the rest stays as it is."""
+    figures = {key: value for key, value in data.items() if key not in ("tokenizer", "repeated_lines")}
+    tokenizer = data.get("tokenizer") or {}
+    if tokenizer.get("longest_tokens"):
+        figures["longest_tokens"] = " ".join(f"`{token}`" for token in tokenizer["longest_tokens"])
+    if data.get("repeated_lines"):
+        figures["repeated_lines"] = "; ".join(f"{row['line']!r} ×{row['count']}" for row in data["repeated_lines"])
+    return figures
+
+
+def _rows(values: dict, labels: dict) -> str:
+    return "\n".join(f"| {labels.get(name, name)} | {_cell(value)} |" for name, value in values.items())
+
+
+def _cell(value) -> str:
+    return _fmt(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _json_block(values: dict) -> str:
+    return f"```json\n{json.dumps(values, indent=2, ensure_ascii=False, sort_keys=True)}\n```"
 
 
 def _fmt(value) -> str:

@@ -52,7 +52,7 @@ LINES = {
                             "machine was slower than measured); the best model so far (step %(best_step)s) is "
                             "kept."),
     "stopped_max_steps": _("Stopped at step %(step)s: the maximum number of steps reached."),
-    "stopped_epochs": _("Stopped at step %(step)s: %(epochs)s epochs reached."),
+    "stopped_epochs": _("Stopped at step %(step)s after %(epochs)s epochs."),
     "done": _("Done: validation loss %(base_val_loss)s → %(val_loss)s, %(base_val_bpc)s → %(val_bpc)s bits per "
               "character."),
     # The job
@@ -86,6 +86,7 @@ LINES = {
 }
 
 PRESET_NAMES = {"quick": _("Quick"), "standard": _("Standard"), "long": _("Long")}
+DEVICE_NAMES = {"cpu": "CPU", "cuda": "GPU"}
 LEFTOVER = re.compile(r"%\([a-z_]+\)s")
 
 
@@ -124,6 +125,8 @@ def _format(name: str, value) -> str:
         return str(run_failure(value)[0])
     if name == "preset":
         return str(PRESET_NAMES.get(value, value))
+    if name == "device":
+        return DEVICE_NAMES.get(value, str(value))
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
     if name in FORMATS:

@@ -386,7 +386,7 @@ class _Run:
                 self.log("stopped_max_steps", f"Stopped at step {state['step']}: the maximum number of steps "
                                               "reached.", step=state["step"])
             else:
-                self.log("stopped_epochs", f"Stopped at step {state['step']}: {config.epochs:g} epochs reached.",
+                self.log("stopped_epochs", f"Stopped at step {state['step']} after {config.epochs:g} epochs.",
                          step=state["step"], epochs=config.epochs)
         return self.finish(model, tokenizer, baseline, base_name, state, started)
 

@@ -12,22 +12,13 @@ from django.utils import translation
 from training.engine import TrainingCancelled, train
 from training.logtext import LEFTOVER, LINES, say
 
+from .test_early_stopping import SteadyClock
+
 ENGINE_CODES = {
     "data", "base_scratch", "base_pretrained", "lora", "base_eval", "start", "start_bf16", "patience", "eval",
     "checkpoint", "checkpoint_ignored", "resumed", "overfitting", "early_stop", "stopped_time_limit",
     "stopped_max_steps", "stopped_epochs", "done",
 }
-
-
-class SteadyClock:
-    """A quarter of a second per reading (the engine reads it once per step)."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += 0.25
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -39,51 +30,49 @@ def small_text(tmp_path_factory) -> str:
     return str(path)
 
 
-def run(config, events, **kwargs):
+def collect(config, events: list, stop_at: int | None = None) -> None:
+    """Train, keeping every event; with `stop_at`, cancel at that step (a checkpoint is saved)."""
+    def on_progress(progress):
+        events.append(progress)
+        return stop_at is not None and progress.event == "step" and progress.step == stop_at
+
     try:
-        train(config, events.append if not kwargs.get("stop_at") else _stopping(events, kwargs["stop_at"]),
-              clock=kwargs.get("clock") or SteadyClock())
+        train(config, on_progress, clock=SteadyClock())
     except TrainingCancelled:
         pass
 
 
-def _stopping(events, step):
-    def on_progress(progress):
-        events.append(progress)
-        return progress.event == "step" and progress.step == step
-    return on_progress
-
-
 @pytest.fixture(scope="module")
 def events(tmp_path_factory, small_text, corpus_path, tiny_base_dir):
-    from training.engine import MODEL_PRESETS
+    from training.engine import MODEL_PRESETS, TrainConfig
 
     from .conftest import TEST_ARCH
 
-    MODEL_PRESETS["test"] = dict(TEST_ARCH)
     out = tmp_path_factory.mktemp("log-codes")
-    fast = dict(base_kind="scratch", base_source="test", vocab_size=400, block_size=32, batch_size=4,
-                sample_max_new_tokens=6, num_threads=1, seed=3, learning_rate=3e-3, checkpoint_every_seconds=3600.0, bf16=False)
-    memorise = dict(fast, data_path=small_text, learning_rate=1e-2, val_fraction=0.3, batch_size=2)
+    fast = {"base_kind": "scratch", "base_source": "test", "vocab_size": 400, "block_size": 32, "batch_size": 4,
+            "sample_max_new_tokens": 6, "num_threads": 1, "seed": 3, "learning_rate": 3e-3,
+            "checkpoint_every_seconds": 3600.0, "bf16": False}
+    # A few blocks memorised at a high rate: validation loss turns up within a few dozen steps.
+    memorise = {**fast, "data_path": small_text, "learning_rate": 1e-2, "val_fraction": 0.3, "batch_size": 2}
+
+    def config(name, **values):
+        return TrainConfig(**{"data_path": corpus_path, "output_dir": str(out / name), **fast, **values})
+
     seen = []
+    MODEL_PRESETS["test"] = dict(TEST_ARCH)
     try:
-        from training.engine import TrainConfig
-
-        def config(name, **values):
-            return TrainConfig(**{"data_path": corpus_path, "output_dir": str(out / name), **fast, **values})
-
-        run(config("early", **memorise, max_steps=400, eval_every_steps=5, early_stopping_patience=2), seen)
-        run(config("overfit", **memorise, max_steps=150, eval_every_steps=10), seen)
-        run(config("guard", max_steps=400, eval_every_steps=7, max_train_seconds=5.0), seen)
-        run(config("epochs", **{**memorise, "bf16": True}, max_steps=None, epochs=1.0), seen)
-        run(config("lora", base_kind="pretrained", base_source=tiny_base_dir, lora=True, lora_r=4, max_steps=3,
-                   eval_every_steps=3), seen)
-        # Cancelled at step 4 (a checkpoint is saved), resumed to the end.
-        run(config("resume", max_steps=8, eval_every_steps=8, progress_every_seconds=0.0), seen, stop_at=4)
-        run(config("resume", max_steps=8, eval_every_steps=8, checkpoint_every_steps=6), seen)
+        collect(config("early", **memorise, max_steps=400, eval_every_steps=5, early_stopping_patience=2), seen)
+        collect(config("overfit", **memorise, max_steps=150, eval_every_steps=10), seen)
+        collect(config("guard", max_steps=400, eval_every_steps=7, max_train_seconds=5.0), seen)
+        collect(config("epochs", **{**memorise, "bf16": True}, max_steps=None, epochs=1.0), seen)
+        collect(config("lora", base_kind="pretrained", base_source=tiny_base_dir, lora=True, lora_r=4, max_steps=3,
+                       eval_every_steps=3), seen)
+        # Cancelled at step 4, then resumed to the end.
+        collect(config("resume", max_steps=8, eval_every_steps=8, progress_every_seconds=0.0), seen, stop_at=4)
+        collect(config("resume", max_steps=8, eval_every_steps=8, checkpoint_every_steps=6), seen)
         # A checkpoint left by other settings is ignored.
-        run(config("other", max_steps=8, eval_every_steps=8, progress_every_seconds=0.0), seen, stop_at=4)
-        run(config("other", max_steps=8, eval_every_steps=8, learning_rate=1e-3), seen)
+        collect(config("other", max_steps=8, eval_every_steps=8, progress_every_seconds=0.0), seen, stop_at=4)
+        collect(config("other", max_steps=8, eval_every_steps=8, learning_rate=1e-3), seen)
     finally:
         MODEL_PRESETS.pop("test", None)
     return seen

@@ -100,7 +100,7 @@ DATA_LABELS = {
            "bytes": "バイト数", "tokens": "トークン数", "tokens_per_char": "1 文字あたりのトークン数",
            "train_blocks": "学習ブロック数", "val_blocks": "検証ブロック数", "block_size": "ブロックの長さ（トークン）",
            "vocab_size": "語彙数", "val_tokens": "評価に使ったトークン数", "val_chars": "評価に使った文字数",
-           "longest_tokens": "学習した語彙のうち長いトークン", "repeated_lines": "よく繰り返される行"},
+           "longest_tokens": "学習した語彙の中で特に長いトークン", "repeated_lines": "よく繰り返される行"},
 }
 
 
@@ -113,9 +113,8 @@ def model_card(*, base: str, base_kind: str, data: dict, hyperparameters: dict, 
     if language not in CARD_LANGUAGES:
         raise ValueError(f"card language must be one of {CARD_LANGUAGES}, not {language!r}")
     languages = ["ja", "en"] if language == "both" else [language]
-    facts = dict(base=base, base_kind=base_kind, data=data, hyperparameters=hyperparameters, metrics=metrics,
-                 samples=samples)
-    bodies = [_card_ja(**facts) if lang == "ja" else _card_en(**facts) for lang in languages]
+    bodies = [_card(CARD_WORDS[lang], lang, base=base, base_kind=base_kind, data=data,
+                    hyperparameters=hyperparameters, metrics=metrics, samples=samples) for lang in languages]
     front = f"""---
 library_name: transformers
 pipeline_tag: text-generation
@@ -127,78 +126,64 @@ tags: [gpt2, llmschool]
     return front + "\n---\n\n".join(bodies)
 
 
-def _card_en(*, base, base_kind, data, hyperparameters, metrics, samples) -> str:
-    base_line = {"scratch": f"trained from scratch (GPT-2 architecture, preset `{base}`)",
-                 "pretrained": f"fine-tuned from `{base}`",
-                 "run": "continued from a previous llmschool run"}.get(base_kind, base)
-    sample_text = "\n\n".join(
-        f"**Prompt:** {s['prompt']}\n\n- before: {s['base']!r}\n- after: {s['tuned']!r}" for s in samples)
-    return f"""# GPT-2 model made on llmschool
+# The card's sentences in each language: the same facts, each written natively.
+CARD_WORDS = {
+    "en": {
+        "title": "GPT-2 model made on llmschool", "base": "Base: {}.",
+        "scratch": "trained from scratch (GPT-2 architecture, preset `{}`)", "pretrained": "fine-tuned from `{}`",
+        "run": "continued from a previous llmschool run", "load": "How to load it", "prompt": "Once upon a time,",
+        "metrics": "Metrics (validation set)",
+        "bpc": "Bits per character count the validation loss per character of text instead of per token, so "
+               "they compare models whose tokenizers differ.",
+        "metric_head": "| metric | value |", "data": "Training data", "data_head": "| figure | value |",
+        "hyperparameters": "Hyperparameters", "samples": "Samples (same seed and settings before and after training)",
+        "sample": "**Prompt:** {prompt}\n\n- before: {before!r}\n- after: {after!r}",
+    },
+    "ja": {
+        "title": "llmschool で作った GPT-2 モデル", "base": "ベースモデル：{}。",
+        "scratch": "ゼロから学習（GPT-2 のアーキテクチャ、プリセット `{}`）", "pretrained": "`{}` をファインチューニング",
+        "run": "llmschool の以前のランの続きから学習", "load": "読み込み方", "prompt": "昔々、",
+        "metrics": "評価指標（検証用テキスト）",
+        "bpc": "1 文字あたりのビット数は、検証損失をトークン単位ではなく文字単位で数え直したものです。"
+               "トークナイザーが違うモデル同士でも比べられます。",
+        "metric_head": "| 指標 | 値 |", "data": "学習データ", "data_head": "| 項目 | 値 |",
+        "hyperparameters": "ハイパーパラメータ", "samples": "生成例（学習前と学習後で同じシード・同じ設定）",
+        "sample": "**プロンプト：** {prompt}\n\n- 学習前：{before!r}\n- 学習後：{after!r}",
+    },
+}
 
-Base: {base_line}.
 
-## How to load it
+def _card(words: dict, language: str, *, base, base_kind, data, hyperparameters, metrics, samples) -> str:
+    base_line = words[base_kind].format(base) if base_kind in ("scratch", "pretrained", "run") else base
+    sample_text = "\n\n".join(words["sample"].format(prompt=s["prompt"], before=s["base"], after=s["tuned"])
+                               for s in samples)
+    return f"""# {words["title"]}
 
-{_loading_code("Once upon a time,")}
+{words["base"].format(base_line)}
 
-## Metrics (validation set)
+## {words["load"]}
 
-Bits per character count the validation loss per character of text instead of per token, so they
-compare models whose tokenizers differ.
+{_loading_code(words["prompt"])}
 
-| metric | value |
+## {words["metrics"]}
+
+{words["bpc"]}
+
+{words["metric_head"]}
 | --- | --- |
-{_rows(metrics, METRIC_LABELS["en"])}
+{_rows(metrics, METRIC_LABELS[language])}
 
-## Training data
+## {words["data"]}
 
-| figure | value |
+{words["data_head"]}
 | --- | --- |
-{_rows(_data_figures(data), DATA_LABELS["en"])}
+{_rows(_data_figures(data), DATA_LABELS[language])}
 
-## Hyperparameters
+## {words["hyperparameters"]}
 
 {_json_block(hyperparameters)}
 
-## Samples (same seed and settings before and after training)
-
-{sample_text}
-"""
-
-
-def _card_ja(*, base, base_kind, data, hyperparameters, metrics, samples) -> str:
-    base_line = {"scratch": f"ゼロから学習（GPT-2 のアーキテクチャ、プリセット `{base}`）",
-                 "pretrained": f"`{base}` をファインチューニング",
-                 "run": "llmschool の以前のランの続きから学習"}.get(base_kind, base)
-    sample_text = "\n\n".join(
-        f"**プロンプト：** {s['prompt']}\n\n- 学習前：{s['base']!r}\n- 学習後：{s['tuned']!r}" for s in samples)
-    return f"""# llmschool で作った GPT-2 モデル
-
-ベースモデル：{base_line}。
-
-## 読み込み方
-
-{_loading_code("昔々、")}
-
-## 評価指標（検証用テキスト）
-
-1 文字あたりのビット数は、検証損失をトークン単位ではなく文字単位で数え直したものです。トークナイザーが違うモデル同士でも比べられます。
-
-| 指標 | 値 |
-| --- | --- |
-{_rows(metrics, METRIC_LABELS["ja"])}
-
-## 学習データ
-
-| 項目 | 値 |
-| --- | --- |
-{_rows(_data_figures(data), DATA_LABELS["ja"])}
-
-## ハイパーパラメータ
-
-{_json_block(hyperparameters)}
-
-## 生成例（学習前と学習後で同じシード・同じ設定）
+## {words["samples"]}
 
 {sample_text}
 """

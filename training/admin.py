@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from training import services
+from training.logtext import lines_text
 from training.models import BaseModel, Calibration, Dataset, TrainingRun
 from training.reasons import run_failure
 
@@ -75,7 +76,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
     @admin.display(description=_("log"))
     def log_block(self, run):
         return format_html('<pre style="white-space: pre-wrap; max-height: 20em; overflow: auto">{}</pre>',
-                           "\n".join(run.log_lines[-100:]) or "—")
+                           "\n".join(lines_text(run.log_lines[-100:])) or "—")
 
     @admin.action(description=_("Cancel the selected runs"))
     def cancel_runs(self, request, queryset):

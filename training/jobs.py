@@ -23,7 +23,7 @@ from django.db import connections
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
-from training import conf, lifecycle
+from training import conf, lifecycle, logtext
 from training.models import BaseModel, TrainingRun
 
 log = logging.getLogger(__name__)
@@ -56,13 +56,12 @@ def _train_and_publish(run: TrainingRun, attempt: int) -> str:
     resumed_from = attempt_dir_prepare(run, attempt)
     reporter = ProgressReporter(run, attempt)
     if resumed_from:
-        reporter.log(f"Attempt {attempt}: resuming from the checkpoint of attempt {resumed_from} "
-                     f"(step {run.checkpoint_step}).")
+        reporter.log("attempt_resumed", attempt=attempt, from_attempt=resumed_from, step=run.checkpoint_step)
     else:
-        reporter.log(f"Attempt {attempt} started on worker process {os.getpid()}.")
+        reporter.log("attempt_started", attempt=attempt, pid=os.getpid())
     plan_line = plan_description(run.plan or {})
     if plan_line:
-        reporter.log(plan_line)
+        reporter.log(plan_line[0], **plan_line[1])
     reporter.flush()
     config = engine_config(run, attempt_dir)
     result = engine.train(config, reporter)
@@ -80,7 +79,7 @@ def _publish(run, attempt, result, reporter, zip_path: Path) -> str:
     data = result.to_dict()
     history = data.get("history") or reporter.history
     metrics = {key: value for key, value in data.items() if key not in ("history", "samples", "model_dir")}
-    reporter.log("Training finished; the model archive is ready.")
+    reporter.log("finished")
     published = TrainingRun.objects.filter(pk=run.pk, attempt=attempt, status=TrainingRun.RUNNING).update(
         status=TrainingRun.SUCCEEDED, published_attempt=attempt, finished_at=timezone.now(),
         metrics=metrics, samples=data.get("samples") or [], history=_downsample(history),
@@ -159,29 +158,25 @@ def failure_code(exc: BaseException) -> str:
     return "internal"
 
 
-def plan_description(plan: dict) -> str:
-    """A log line saying where the run's number of steps comes from."""
+def plan_description(plan: dict) -> tuple[str, dict] | None:
+    """The log line (code, params: training.logtext) saying where the run's number of steps comes from."""
     if not plan.get("steps"):
-        return ""
-    speed = (f"{plan.get('tokens_per_second', 0):,.0f} tokens/s "
-             f"{'measured on the workers' if plan.get('calibrated') else 'guessed from the model size'}")
+        return None
+    params = {key: plan.get(key) for key in ("steps", "tokens_per_step", "epochs")}
     limited_by = plan.get("limited_by")
-    if limited_by == "budget":
-        why = f"the {plan.get('preset')} preset's budget of {plan.get('budget_seconds')} s at {speed}"
-    elif limited_by == "epoch_cap":
-        why = (f"at most {plan.get('max_epochs')} passes over the text (the {plan.get('preset')} preset's "
-               f"budget of {plan.get('budget_seconds')} s at {speed} would allow {plan.get('budget_steps')} steps)")
-    elif limited_by == "epochs":
-        why = "the epochs you set"
-    else:
-        why = "the maximum steps you set"
-    return (f"Plan: {plan['steps']} steps of {plan.get('tokens_per_step')} tokens (about {plan.get('epochs')} "
-            f"passes over the text), from {why}.")
+    if limited_by not in ("budget", "epoch_cap"):
+        return ("plan_epochs" if limited_by == "epochs" else "plan_max_steps"), params
+    params.update({key: plan.get(key) for key in ("preset", "budget_seconds", "tokens_per_second")})
+    if limited_by == "epoch_cap":
+        params.update(max_epochs=plan.get("max_epochs"), budget_steps=plan.get("budget_steps"))
+    speed = "measured" if plan.get("calibrated") else "guessed"
+    return f"plan_{limited_by}_{speed}", params
 
 
 # Engine configuration ----------------------------------------------------------------------
 
-MANAGED_CONFIG_KEYS = {"data_path", "output_dir", "base_kind", "base_source", "cache_dir", "offline", "max_bytes"}
+MANAGED_CONFIG_KEYS = {"data_path", "output_dir", "base_kind", "base_source", "cache_dir", "offline", "max_bytes",
+                       "card_language"}
 
 
 def engine_config(run: TrainingRun, output_dir: Path):
@@ -199,7 +194,18 @@ def engine_config(run: TrainingRun, output_dir: Path):
     options = {key: value for key, value in run.hyperparameters.items() if key not in MANAGED_CONFIG_KEYS}
     return TrainConfig(data_path=str(run.dataset.path), output_dir=str(output_dir), base_kind=base_kind,
                        base_source=base_source, cache_dir=str(conf.models_dir()), offline=True,
-                       max_bytes=conf.dataset_stored_max_bytes(), **options)
+                       max_bytes=conf.dataset_stored_max_bytes(),
+                       card_language=card_language((run.dataset.report or {}).get("japanese_share")), **options)
+
+
+def card_language(japanese_share: float | None) -> str:
+    """The model card's language, from the share of Japanese in the run's text: mostly Japanese
+    gets a Japanese card, (almost) none an English one, a real mix both."""
+    if japanese_share is None:
+        return "en"
+    if japanese_share > 0.5:
+        return "ja"
+    return "en" if japanese_share < 0.1 else "both"
 
 
 def attempt_dir_prepare(run: TrainingRun, attempt: int) -> int | None:
@@ -253,8 +259,9 @@ class ProgressReporter:
         self.last_write = 0.0
         self.stop = False
 
-    def log(self, message: str) -> None:
-        self.lines.append(lifecycle.timestamped(message))
+    def log(self, code: str, message: str = "", **params) -> None:
+        """A log line by code (training.logtext says it in the reader's language)."""
+        self.lines.append(logtext.entry(code, params, message))
 
     def __call__(self, progress) -> bool:
         event = getattr(progress, "event", "step")
@@ -266,7 +273,7 @@ class ProgressReporter:
             bpc = getattr(progress, "val_bpc", None)
             self._add_point(step, val_loss=float(progress.val_loss), val_bpc=None if bpc is None else float(bpc))
         if progress.message:
-            self.log(progress.message)
+            self.log(progress.code, progress.message, **progress.params)
         self.fields.update(step=step, total_steps=self.total_steps)
         if event in ("step", "eval", "checkpoint"):
             self.fields.update(epoch=progress.epoch, learning_rate=progress.learning_rate,

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from training import conf
+from training import conf, logtext
 from training.models import TrainingRun
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,13 @@ def run_heartbeat(*, run_id: int, attempt: int) -> bool:
 
 
 def run_fail(*, run_id: int, attempt: int, code: str, detail: str = "", statuses=TrainingRun.ACTIVE) -> bool:
+    """Failed with `code` (training.reasons), its log line in the same write."""
+    run = TrainingRun.objects.filter(pk=run_id, attempt=attempt).only("log_lines").first()
+    if run is None:
+        return False
     done = _owned(run_id, attempt, statuses).update(
         status=TrainingRun.FAILED, error_code=code, error_detail=detail[-20000:], finished_at=timezone.now(),
-        **FINISHED_FIELDS)
+        log_lines=_appended(run.log_lines, logtext.entry("failed", {"reason": code})), **FINISHED_FIELDS)
     if done:
         log.info("run %s attempt %s failed: %s", run_id, attempt, code)
     return bool(done)
@@ -53,25 +57,24 @@ def run_mark_cancelled(*, run_id: int, attempt: int) -> bool:
     run = TrainingRun.objects.filter(pk=run_id, attempt=attempt).only("log_lines").first()
     if run is None:
         return False
-    lines = (list(run.log_lines) + [timestamped("Cancelled.")])[-conf.log_lines_kept():]
-    done = _owned(run_id, attempt).update(status=TrainingRun.CANCELLED, finished_at=now, log_lines=lines,
+    done = _owned(run_id, attempt).update(status=TrainingRun.CANCELLED, finished_at=now,
+                                          log_lines=_appended(run.log_lines, logtext.entry("cancelled")),
                                           **FINISHED_FIELDS)
     if done:
         TrainingRun.objects.filter(pk=run_id, cancel_requested_at__isnull=True).update(cancel_requested_at=now)
     return bool(done)
 
 
-def run_log(*, run_id: int, attempt: int, line: str) -> None:
-    """Append a line to the run's log (read-modify-write, fenced by attempt)."""
+def run_log(*, run_id: int, attempt: int, line: dict) -> None:
+    """Append a line (training.logtext.entry) to the run's log (read-modify-write, fenced by attempt)."""
     run = TrainingRun.objects.filter(pk=run_id, attempt=attempt).only("log_lines").first()
     if run is None:
         return
-    lines = (list(run.log_lines) + [timestamped(line)])[-conf.log_lines_kept():]
-    TrainingRun.objects.filter(pk=run_id, attempt=attempt).update(log_lines=lines)
+    TrainingRun.objects.filter(pk=run_id, attempt=attempt).update(log_lines=_appended(run.log_lines, line))
 
 
-def timestamped(line: str) -> str:
-    return f"{timezone.localtime():%H:%M:%S} {line}"
+def _appended(lines: list, line: dict) -> list:
+    return (list(lines or []) + [line])[-conf.log_lines_kept():]
 
 
 def run_retry_or_fail(*, run_id: int, attempt: int, reason: str = "worker_lost", detail: str = "") -> str:
@@ -93,9 +96,9 @@ def run_retry_or_fail(*, run_id: int, attempt: int, reason: str = "worker_lost",
         if not moved:
             return "noop"
         run.refresh_from_db()
-        run_log(run_id=run_id, attempt=run.attempt, line=(
-            f"Worker lost ({reason}); resuming from the last checkpoint (step {run.checkpoint_step}), "
-            f"attempt {run.attempt} of {conf.max_attempts()}."))
+        run_log(run_id=run_id, attempt=run.attempt, line=logtext.entry("retry", {
+            "reason": reason, "step": run.checkpoint_step, "attempt": run.attempt,
+            "max_attempts": conf.max_attempts()}))
         transaction.on_commit(lambda: _enqueue(run))
     log.warning("run %s: attempt %s lost (%s), queued attempt %s", run_id, attempt, reason, run.attempt)
     return "retried"

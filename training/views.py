@@ -18,6 +18,7 @@ from training import conf, selectors, services
 from training.charts import history_series, loss_chart
 from training.forms import CompareForm, DatasetUploadForm, PlaygroundForm, RunForm
 from training.loss_reading import loss_observation
+from training.logtext import lines_text
 from training.models import Dataset, TrainingRun
 from training.reasons import dataset_error_message, run_failure, run_stop_reason
 
@@ -197,7 +198,7 @@ def _progress_context(run: TrainingRun) -> dict:
         "queue_position": run.queue_position(),
         "failure_title": title,
         "failure_advice": advice,
-        "log_lines": run.log_lines[-40:],
+        "log_lines": lines_text(run.log_lines[-40:]),
         "waiting_for_queue": run.status == TrainingRun.QUEUED and not run.rq_job_id,
         "overfitting_warning": _still_overfitting(run),
         "val_bpc": latest_bpc(run),
@@ -257,7 +258,7 @@ def progress_json(run: TrainingRun) -> dict:
         "tokens_per_second": run.tokens_per_second, "eta_seconds": run.eta_seconds,
         "queue_position": run.queue_position(), "overfitting": run.overfitting,
         "checkpoint_step": run.checkpoint_step, "error_code": run.error_code,
-        "log_lines": run.log_lines[-20:], "history_points": len(run.history or []), "val_bpc": latest_bpc(run),
+        "log_lines": lines_text(run.log_lines[-20:]), "history_points": len(run.history or []), "val_bpc": latest_bpc(run),
     }
 
 

@@ -1,6 +1,8 @@
 """Early stopping: a run stops when validation loss has not improved for `patience`
 evaluations, keeps the best weights, and says why it stopped. Deterministic: a text of a few
 blocks, memorised within a few dozen steps at a high learning rate."""
+from pathlib import Path
+
 from training.engine import train
 
 
@@ -26,7 +28,8 @@ def test_it_stops_when_validation_loss_stops_improving_and_keeps_the_best(make_c
     assert all(h["val_loss"] >= result.best_val_loss for h in evaluations[best_index + 1:])
     # The exported model is the best one, and the log says why the run ended.
     assert result.final_val_loss == result.best_val_loss
-    assert any(e.event == "log" and f"Early stop at step {result.steps}" in e.message for e in events)
+    assert any(e.code == "early_stop" and e.params["step"] == result.steps and e.params["patience"] == 2
+               for e in events)
     assert f"Early stop at step {result.steps}" in (tmp_path / "run" / "train.log").read_text()
     assert result.hyperparameters["early_stopping_patience"] == 2
     assert 0 < result.train_seconds <= result.seconds
@@ -36,7 +39,9 @@ def test_without_patience_it_runs_all_its_steps_and_says_so(make_config, test_pr
     events = []
     result = train(make_config(max_steps=10, eval_every_steps=5), events.append)
     assert (result.steps, result.stop_reason) == (10, "max_steps")
-    assert any("Stopped at step 10: the maximum number of steps reached." in e.message for e in events)
+    assert any(e.code == "stopped_max_steps" and e.params == {"step": 10} for e in events)
+    train_log = Path(result.model_dir).parent / "train.log"  # the engine's own log stays English
+    assert "Stopped at step 10: the maximum number of steps reached." in train_log.read_text(encoding="utf-8")
 
 
 def test_a_patience_below_one_is_refused(make_config, test_preset):
@@ -69,7 +74,8 @@ def test_the_time_guard_ends_a_run_slower_than_planned_on_its_best_weights(make_
     assert (result.steps, result.stop_reason) == (20, "time_limit")
     assert [h["step"] for h in result.history if h["val_loss"] is not None] == [7, 14, 20]
     assert result.final_val_loss == result.best_val_loss
-    assert any(e.event == "log" and "Stopped at step 20: the training time limit of 5 s" in e.message for e in events)
+    assert any(e.code == "stopped_time_limit" and e.params == {"step": 20, "seconds": 5.0, "best_step": result.best_step}
+               and "Stopped at step 20: the training time limit of 5 s" in e.message for e in events)
 
 
 def test_a_time_guard_that_is_not_positive_is_refused(make_config, test_preset):

@@ -37,7 +37,7 @@ def test_it_contains_no_pickles_and_a_model_card(exported):
     card = open(os.path.join(exported.model_dir, "README.md"), encoding="utf-8").read()
     assert "AutoModelForCausalLM.from_pretrained" in card
     assert "trained from scratch" in card and "preset `tiny`" in card
-    assert f"| val_loss | {exported.final_val_loss:.4g} |" in card
+    assert f"| validation loss | {exported.final_val_loss:.4g} |" in card
     assert '"block_size": 32' in card
     assert all(f"**Prompt:** {sample['prompt']}" in card for sample in exported.samples)
 

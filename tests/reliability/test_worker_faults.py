@@ -20,6 +20,7 @@ import pytest
 from rq.registry import StartedJobRegistry
 
 from tests.conftest import wait_for
+from tests.logs import logged
 from tests.reliability.conftest import assert_finished_cleanly, fresh, pid_alive, queue_run, wait_file, wait_status
 from training.reconciler import reconcile
 
@@ -76,7 +77,7 @@ def test_horse_killed_while_writing_a_checkpoint_resumes_from_the_previous_one(
     wait_status(run, {"succeeded", "failed"}, timeout=120, worker=worker)
     assert run.status == "succeeded", run.error_detail
     assert run.attempt == 2 and run.published_attempt == 2
-    assert any("resuming from the checkpoint of attempt 1 (step 5)" in line for line in run.log_lines), run.log_lines
+    assert logged(run, "attempt_resumed", from_attempt=1, step=5), run.log_lines
     assert_finished_cleanly(run)
 
 
@@ -108,7 +109,7 @@ def test_cancel_while_a_checkpoint_is_written_ends_cancelled_and_keeps_the_last_
     assert requeued.attempt == 2
     wait_status(run, {"succeeded", "failed", "cancelled"}, timeout=120, worker=worker)
     assert run.status == "succeeded" and run.published_attempt == 2, run.error_detail
-    assert any("(step 5)" in line for line in run.log_lines), run.log_lines
+    assert logged(run, "attempt_resumed", attempt=2, step=5) and logged(run, "resumed", step=5), run.log_lines
     assert_finished_cleanly(run)
 
 
@@ -201,5 +202,5 @@ def test_warm_then_cold_shutdown_of_the_worker(student, tiny, corpus, fault_work
     replacement = fault_worker(settings={"TRAINING_HEARTBEAT_STALE_SECONDS": 3, "TRAINING_RECONCILE_INTERVAL_SECONDS": 1})
     wait_status(second, {"succeeded", "failed", "cancelled"}, timeout=120, worker=replacement)
     assert second.status == "succeeded" and second.attempt == 2, second.error_detail
-    assert any("resuming from the checkpoint of attempt 1" in line for line in second.log_lines), second.log_lines
+    assert logged(second, "attempt_resumed", attempt=2, from_attempt=1), second.log_lines
     assert_finished_cleanly(second)

@@ -5,6 +5,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from tests.logs import codes
 from training import calibration, jobs, services
 from training.engine.presets import HYPER_PRESETS
 from training.models import Calibration, TrainingRun
@@ -115,7 +116,7 @@ def test_a_finished_run_refines_the_speed_and_its_page_says_why_it_stopped(alice
     assert jobs.run_training(run.pk, 1) == "succeeded"
     run.refresh_from_db()
     assert run.metrics["stop_reason"] == "max_steps" and run.metrics["train_seconds"] > 0
-    assert any(line.endswith("from the maximum steps you set.") for line in run.log_lines)
+    assert "plan_max_steps" in codes(run)
     row = Calibration.objects.get(base_key="scratch:tiny")
     assert (row.block_size, row.batch_size, row.source) == (fast_runs["block_size"], fast_runs["batch_size"], "run")
     assert row.tokens_per_second == pytest.approx(run.metrics["tokens_seen"] / run.metrics["train_seconds"], rel=1e-6)

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import run_form
+from tests.logs import logged
 from tests.training.conftest import training_queue_ids
 from training import lifecycle, services
 from training.models import TrainingRun
@@ -65,7 +66,7 @@ def test_reconciler_resumes_a_run_with_a_stale_heartbeat_then_fails_it(alice, co
         patch.setattr("django.db.transaction.on_commit", lambda func, *a, **k: func())
         assert reconcile()["retried"] == 1
     run.refresh_from_db()
-    assert (run.status, run.attempt) == ("queued", 2) and "resuming from the last checkpoint (step 7)" in run.log_lines[-1]
+    assert (run.status, run.attempt) == ("queued", 2) and logged(run, "retry", reason="worker_lost", step=7, attempt=2)
     assert f"run-{run.pk}-2" in training_queue_ids(redis_conn)
     TrainingRun.objects.filter(pk=run.pk).update(status="running", heartbeat_at=long_ago)
     assert reconcile()["failed"] == 1

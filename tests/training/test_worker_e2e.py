@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from tests.conftest import wait_for
 from tests.factories import upload
+from tests.logs import logged
 from training import lifecycle, services
 from training.models import Dataset, TrainingRun
 
@@ -117,7 +118,7 @@ def test_cancel_stops_a_running_run_at_the_next_report(fault_worker, alice, base
     # The engine hears of the cancel at its next report and stops after that step.
     assert run.status == "cancelled" and run.step == 5, (run.status, run.step)
     assert run.active_slot is None and run.step < run.total_steps
-    assert any("Cancel" in line for line in run.log_lines)
+    assert logged(run, "cancelled")
 
 
 def test_killed_work_horse_resumes_from_its_checkpoint(fault_worker, alice, bases, corpus, fast_runs):
@@ -131,8 +132,8 @@ def test_killed_work_horse_resumes_from_its_checkpoint(fault_worker, alice, base
     wait_status(run, {"succeeded", "failed"}, timeout=120)
     assert run.status == "succeeded", run.error_detail + worker.output()[-3000:]
     assert run.attempt == 2 and run.published_attempt == 2 and run.step == 150
-    assert any("resuming from the checkpoint of attempt 1" in line for line in run.log_lines), run.log_lines
-    assert any("Resumed from the checkpoint at step" in line for line in run.log_lines), run.log_lines
+    assert logged(run, "attempt_resumed", attempt=2, from_attempt=1, step=10), run.log_lines
+    assert logged(run, "resumed", step=10), run.log_lines
     # The status is published before the old attempt's folder is removed: wait for the clean-up.
     wait_for(lambda: not run.attempt_dir(1).exists(), timeout=60, message="attempt 1's folder to be removed")
     assert run.archive_path.is_file()

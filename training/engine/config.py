@@ -48,6 +48,7 @@ class TrainConfig:
     offline: bool = True
     bf16: str | bool = "auto"  # "auto" | True | False
     max_bytes: int = DEFAULT_MAX_BYTES
+    card_language: str = "en"  # the model card's language: "en" | "ja" | "both" (the app decides from the text)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,7 +67,11 @@ class Progress:
     tokens_per_second: float = 0.0
     eta_seconds: float | None = None
     overfitting: bool = False
+    # A log line: `code` and `params` (plain numbers and strings) let the app say it in the
+    # reader's language; `message` is the English sentence (train.log, and the fallback).
     message: str = ""
+    code: str = ""
+    params: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)

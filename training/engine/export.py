@@ -76,60 +76,152 @@ def export_zip(model_dir: str, zip_path: str) -> list[str]:
     return names
 
 
+CARD_LANGUAGES = ("en", "ja", "both")
+
+# Row labels of the card's tables; a figure without a label shows under its own key.
+METRIC_LABELS = {
+    "en": {"base_val_loss": "validation loss of the base", "base_perplexity": "perplexity of the base",
+           "base_val_bpc": "bits per character of the base", "val_loss": "validation loss",
+           "perplexity": "perplexity", "val_bpc": "bits per character",
+           "exported_step": "exported step (lowest validation loss)", "steps": "steps trained"},
+    "ja": {"base_val_loss": "ベースモデルの検証損失", "base_perplexity": "ベースモデルのパープレキシティ",
+           "base_val_bpc": "ベースモデルの 1 文字あたりのビット数", "val_loss": "検証損失",
+           "perplexity": "パープレキシティ", "val_bpc": "1 文字あたりのビット数",
+           "exported_step": "書き出したステップ（検証損失が最小のもの）", "steps": "学習したステップ数"},
+}
+DATA_LABELS = {
+    "en": {"chars": "characters", "lines": "lines", "duplicate_lines": "duplicate lines",
+           "japanese_share": "share of Japanese characters", "bytes": "bytes", "tokens": "tokens",
+           "tokens_per_char": "tokens per character", "train_blocks": "training blocks",
+           "val_blocks": "validation blocks", "block_size": "block size (tokens)", "vocab_size": "vocabulary size",
+           "val_tokens": "evaluated tokens", "val_chars": "evaluated characters",
+           "longest_tokens": "longest tokens of the trained vocabulary", "repeated_lines": "most repeated lines"},
+    "ja": {"chars": "文字数", "lines": "行数", "duplicate_lines": "重複している行", "japanese_share": "日本語の割合",
+           "bytes": "バイト数", "tokens": "トークン数", "tokens_per_char": "1 文字あたりのトークン数",
+           "train_blocks": "学習ブロック数", "val_blocks": "検証ブロック数", "block_size": "ブロックの長さ（トークン）",
+           "vocab_size": "語彙数", "val_tokens": "評価に使ったトークン数", "val_chars": "評価に使った文字数",
+           "longest_tokens": "学習した語彙の中で特に長いトークン", "repeated_lines": "よく繰り返される行"},
+}
+
+
 def model_card(*, base: str, base_kind: str, data: dict, hyperparameters: dict, metrics: dict,
-               samples: list[dict]) -> str:
-    """README.md for the export: where it came from, on what, how well, and how to load it."""
-    metric_rows = "\n".join(f"| {name} | {_fmt(value)} |" for name, value in metrics.items())
-    data_rows = "\n".join(f"| {name} | {_fmt(value)} |" for name, value in data.items())
-    sample_text = "\n\n".join(
-        f"**Prompt:** {s['prompt']}\n\n- before: {s['base']!r}\n- after: {s['tuned']!r}" for s in samples
-    )
-    base_line = {"scratch": f"trained from scratch (GPT-2 architecture, preset `{base}`)",
-                 "pretrained": f"fine-tuned from `{base}`",
-                 "run": "continued from a previous llmschool run"}.get(base_kind, base)
-    return f"""---
+               samples: list[dict], language: str = "en") -> str:
+    """README.md for the export: where it came from, on what, how well, and how to load it.
+
+    Written in the language of the run's text ("en", "ja"), or in both, Japanese first, for a
+    text that mixes them (the app decides which from the dataset)."""
+    if language not in CARD_LANGUAGES:
+        raise ValueError(f"card language must be one of {CARD_LANGUAGES}, not {language!r}")
+    languages = ["ja", "en"] if language == "both" else [language]
+    bodies = [_card(CARD_WORDS[lang], lang, base=base, base_kind=base_kind, data=data,
+                    hyperparameters=hyperparameters, metrics=metrics, samples=samples) for lang in languages]
+    front = f"""---
 library_name: transformers
 pipeline_tag: text-generation
+language: [{", ".join(languages)}]
 tags: [gpt2, llmschool]
 ---
 
-# GPT-2 model made on llmschool
+"""
+    return front + "\n---\n\n".join(bodies)
 
-Base: {base_line}.
 
-## How to load it
+# The card's sentences in each language: the same facts, each written natively.
+CARD_WORDS = {
+    "en": {
+        "title": "GPT-2 model made on llmschool", "base": "Base: {}.",
+        "scratch": "trained from scratch (GPT-2 architecture, preset `{}`)", "pretrained": "fine-tuned from `{}`",
+        "run": "continued from a previous llmschool run", "load": "How to load it", "prompt": "Once upon a time,",
+        "metrics": "Metrics (validation set)",
+        "bpc": "Bits per character count the validation loss per character of text instead of per token, so "
+               "they compare models whose tokenizers differ.",
+        "metric_head": "| metric | value |", "data": "Training data", "data_head": "| figure | value |",
+        "hyperparameters": "Hyperparameters", "samples": "Samples (same seed and settings before and after training)",
+        "sample": "**Prompt:** {prompt}\n\n- before: {before!r}\n- after: {after!r}",
+    },
+    "ja": {
+        "title": "llmschool で作った GPT-2 モデル", "base": "ベースモデル：{}。",
+        "scratch": "ゼロから学習（GPT-2 のアーキテクチャ、プリセット `{}`）", "pretrained": "`{}` をファインチューニング",
+        "run": "llmschool の以前のランの続きから学習", "load": "読み込み方", "prompt": "昔々、",
+        "metrics": "評価指標（検証用テキスト）",
+        "bpc": "1 文字あたりのビット数は、検証損失をトークン単位ではなく文字単位で数え直したものです。"
+               "トークナイザーが違うモデル同士でも比べられます。",
+        "metric_head": "| 指標 | 値 |", "data": "学習データ", "data_head": "| 項目 | 値 |",
+        "hyperparameters": "ハイパーパラメータ", "samples": "生成例（学習前と学習後で同じシード・同じ設定）",
+        "sample": "**プロンプト：** {prompt}\n\n- 学習前：{before!r}\n- 学習後：{after!r}",
+    },
+}
 
-```python
+
+def _card(words: dict, language: str, *, base, base_kind, data, hyperparameters, metrics, samples) -> str:
+    base_line = words[base_kind].format(base) if base_kind in ("scratch", "pretrained", "run") else base
+    sample_text = "\n\n".join(words["sample"].format(prompt=s["prompt"], before=s["base"], after=s["tuned"])
+                               for s in samples)
+    return f"""# {words["title"]}
+
+{words["base"].format(base_line)}
+
+## {words["load"]}
+
+{_loading_code(words["prompt"])}
+
+## {words["metrics"]}
+
+{words["bpc"]}
+
+{words["metric_head"]}
+| --- | --- |
+{_rows(metrics, METRIC_LABELS[language])}
+
+## {words["data"]}
+
+{words["data_head"]}
+| --- | --- |
+{_rows(_data_figures(data), DATA_LABELS[language])}
+
+## {words["hyperparameters"]}
+
+{_json_block(hyperparameters)}
+
+## {words["samples"]}
+
+{sample_text}
+"""
+
+
+def _loading_code(prompt: str) -> str:
+    return f"""```python
 from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
 
 model = AutoModelForCausalLM.from_pretrained("path/to/this/folder")
 tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")
 generator = pipeline("text-generation", model=model, tokenizer=tokenizer)
-print(generator("Once upon a time,", max_new_tokens=40)[0]["generated_text"])
-```
+print(generator("{prompt}", max_new_tokens=40)[0]["generated_text"])
+```"""
 
-## Metrics (validation set)
 
-| metric | value |
-| --- | --- |
-{metric_rows}
+def _data_figures(data: dict) -> dict:
+    """The data figures as table cells: the trained vocabulary's longest tokens and the most
+    repeated lines become short lists, the rest stays as it is."""
+    figures = {key: value for key, value in data.items() if key not in ("tokenizer", "repeated_lines")}
+    tokenizer = data.get("tokenizer") or {}
+    if tokenizer.get("longest_tokens"):
+        figures["longest_tokens"] = " ".join(f"`{token}`" for token in tokenizer["longest_tokens"])
+    if data.get("repeated_lines"):
+        figures["repeated_lines"] = "; ".join(f"{row['line']!r} ×{row['count']}" for row in data["repeated_lines"])
+    return figures
 
-## Training data
 
-| figure | value |
-| --- | --- |
-{data_rows}
+def _rows(values: dict, labels: dict) -> str:
+    return "\n".join(f"| {labels.get(name, name)} | {_cell(value)} |" for name, value in values.items())
 
-## Hyperparameters
 
-```json
-{json.dumps(hyperparameters, indent=2, ensure_ascii=False, sort_keys=True)}
-```
+def _cell(value) -> str:
+    return _fmt(value).replace("|", "\\|").replace("\n", " ")
 
-## Samples (same seed and settings before and after training)
 
-{sample_text}
-"""
+def _json_block(values: dict) -> str:
+    return f"```json\n{json.dumps(values, indent=2, ensure_ascii=False, sort_keys=True)}\n```"
 
 
 def _fmt(value) -> str:

@@ -15,7 +15,7 @@ from .config import Progress, TrainConfig, TrainResult
 from .corpus import read_corpus, text_figures
 from .data import eval_block_count, make_blocks
 from .errors import EngineError, OutOfMemory, TrainingCancelled
-from .export import export_model, model_card
+from .export import CARD_LANGUAGES, export_model, model_card
 from .fastloss import causal_lm_loss, use_fused_gelu
 from .prompts import held_out_prompts
 from .presets import default_learning_rate as preset_learning_rate
@@ -27,7 +27,7 @@ SAMPLE_SEED = 1234
 LORA_TARGETS = ["c_attn", "c_proj", "c_fc"]
 # Settings that change what is learned: a checkpoint made with other values is not resumed.
 NOT_IN_FINGERPRINT = {"output_dir", "progress_every_seconds", "num_threads", "checkpoint_every_seconds",
-                      "checkpoint_every_steps", "offline", "cache_dir", "max_bytes"}
+                      "checkpoint_every_steps", "offline", "cache_dir", "max_bytes", "card_language"}
 
 
 def default_learning_rate(config: TrainConfig) -> float:
@@ -77,6 +77,8 @@ def validate(config: TrainConfig) -> None:
         problems.append("learning_rate must be between 0 and 1")
     if not 0 < config.val_fraction <= 0.5:
         problems.append("val_fraction must be in (0, 0.5]")
+    if config.card_language not in CARD_LANGUAGES:
+        problems.append("card_language must be en, ja or both")
     if config.lora and config.base_kind == "scratch":
         problems.append("LoRA adapts a trained model: choose a pretrained base or a previous run")
     if problems:
@@ -124,8 +126,10 @@ class _Run:
             self.val_chars = int(chars_per_token(tokenizer)[self.eval_blocks[:, 1:]].sum())
             self.data = self.data_figures(corpus, tokenizer)
             self.prompts = self.sample_prompts(tokenizer)
-            self.log(f"Data: {self.data['tokens']} tokens, {self.data['train_blocks']} training and "
-                     f"{self.data['val_blocks']} validation blocks of {self.config.block_size}.")
+            self.log("data", f"Data: {self.data['tokens']} tokens, {self.data['train_blocks']} training and "
+                             f"{self.data['val_blocks']} validation blocks of {self.config.block_size}.",
+                     tokens=self.data["tokens"], train_blocks=self.data["train_blocks"],
+                     val_blocks=self.data["val_blocks"], block_size=self.config.block_size)
             model.loss_type = "ForCausalLM"  # GPT-2's loss; saying so avoids a warning on every run
             use_fused_gelu(model)
             model.to(self.device)
@@ -156,8 +160,9 @@ class _Run:
             model_config = scratch_config(config.base_source, vocab_size=len(tokenizer),
                                           block_size=config.block_size, eos_token_id=tokenizer.eos_token_id)
             model = GPT2LMHeadModel(model_config)
-            self.log(f"From scratch: GPT-2 preset {config.base_source}, vocabulary of {len(tokenizer)} "
-                     f"trained on your text, {model.num_parameters():,} parameters.")
+            self.log("base_scratch", f"From scratch: GPT-2 preset {config.base_source}, vocabulary of "
+                                     f"{len(tokenizer)} trained on your text, {model.num_parameters():,} parameters.",
+                     model_preset=config.base_source, vocab_size=len(tokenizer), parameters=model.num_parameters())
             return model, tokenizer, config.base_source
         if config.base_kind == "run":
             directory = run_export_dir(config.base_source)
@@ -168,7 +173,8 @@ class _Run:
             raise EngineError(f"block_size {config.block_size} exceeds the model's context of "
                               f"{model.config.n_positions} tokens.", code="invalid_config",
                               params={"block_size": config.block_size, "n_positions": model.config.n_positions})
-        self.log(f"Base model {config.base_source}: {model.num_parameters():,} parameters.")
+        self.log("base_pretrained", f"Base model {config.base_source}: {model.num_parameters():,} parameters.",
+                 base=config.base_source, parameters=model.num_parameters())
         return model, tokenizer, config.base_source
 
     def data_figures(self, corpus, tokenizer) -> dict:
@@ -205,7 +211,8 @@ class _Run:
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
             model = get_peft_model(model, lora)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        self.log(f"LoRA r={self.config.lora_r}: training {trainable:,} adapter parameters.")
+        self.log("lora", f"LoRA r={self.config.lora_r}: training {trainable:,} adapter parameters.",
+                 r=self.config.lora_r, parameters=trainable)
         return model
 
     def evaluate_base(self, model, tokenizer) -> dict:
@@ -220,8 +227,9 @@ class _Run:
         baseline = {"fingerprint": self.fingerprint, "val_loss": loss, "val_bpc": self.bpc(loss),
                     "prompts": self.prompts, "samples": samples}
         ckpt.write_json_atomic(path, baseline)
-        self.log(f"Base model: validation loss {loss:.4f}, perplexity {perplexity(loss):.1f}, "
-                 f"{baseline['val_bpc']:.3f} bits per character.")
+        self.log("base_eval", f"Base model: validation loss {loss:.4f}, perplexity {perplexity(loss):.1f}, "
+                              f"{baseline['val_bpc']:.3f} bits per character.",
+                 val_loss=loss, perplexity=perplexity(loss), val_bpc=baseline["val_bpc"])
         return baseline
 
     # ---- pieces of the loop --------------------------------------------------------------
@@ -316,11 +324,16 @@ class _Run:
         state.setdefault("stop_reason", "max_steps" if config.max_steps else "epochs")  # older checkpoints
         self.position = {"step": state["step"], "total_steps": total_steps}
         tokens_per_step = config.batch_size * config.grad_accum * config.block_size
+        threads = torch.get_num_threads()
         self.report(Progress("start", step=state["step"], total_steps=total_steps,
                              learning_rate=scheduler.get_last_lr()[0],
+                             code="start_bf16" if self.bf16 else "start",
+                             params={"total_steps": total_steps, "device": self.device, "threads": threads},
                              message=f"Training for {total_steps} steps on {self.device}"
-                                     f"{' with bf16 autocast' if self.bf16 else ''}, "
-                                     f"{torch.get_num_threads()} threads{self.patience_note()}."))
+                                     f"{' with bf16 autocast' if self.bf16 else ''}, {threads} threads."))
+        if config.early_stopping_patience:
+            self.log("patience", f"Early stopping after {config.early_stopping_patience} evaluations "
+                                 "without improvement.", patience=config.early_stopping_patience)
         self.stop_if_cancelled(state["step"])
         model.train()
         # The clock is read once before the loop and once per step, so a test's clock that moves
@@ -346,7 +359,9 @@ class _Run:
                 val = self.val_loss(model)
                 self.record_eval(model, state, step, window.loss(), val, lr)
                 self.report(Progress("eval", train_loss=window.loss(), val_loss=val, val_bpc=self.bpc(val),
-                                     overfitting=state["overfitting"], **progress,
+                                     overfitting=state["overfitting"], **progress, code="eval",
+                                     params={"step": step, "total_steps": total_steps, "train_loss": window.loss(),
+                                             "val_loss": val, "val_bpc": self.bpc(val)},
                                      message=f"Step {step}/{total_steps}: training loss {window.loss():.4f}, "
                                              f"validation loss {val:.4f} ({self.bpc(val):.3f} bits per character)."))
                 window = _Window(now)
@@ -363,11 +378,16 @@ class _Run:
                                      scheduler=scheduler, state=state)
                 last_checkpoint = now
                 self.report(Progress("checkpoint", overfitting=state["overfitting"], **progress,
+                                     code="checkpoint", params={"step": step},
                                      message=f"Checkpoint saved at step {step}."))
             self.stop_if_cancelled(step)
         if state["stop_reason"] not in ("early_stopping", "time_limit"):
-            what = "the maximum number of steps" if config.max_steps else f"{config.epochs:g} epochs"
-            self.log(f"Stopped at step {state['step']}: {what} reached.")
+            if config.max_steps:
+                self.log("stopped_max_steps", f"Stopped at step {state['step']}: the maximum number of steps "
+                                              "reached.", step=state["step"])
+            else:
+                self.log("stopped_epochs", f"Stopped at step {state['step']} after {config.epochs:g} epochs.",
+                         step=state["step"], epochs=config.epochs)
         return self.finish(model, tokenizer, baseline, base_name, state, started)
 
     def stop_if_cancelled(self, step: int) -> None:
@@ -396,19 +416,16 @@ class _Run:
         optimizer.zero_grad(set_to_none=True)
         return total / accum
 
-    def patience_note(self) -> str:
-        patience = self.config.early_stopping_patience
-        return f", stopping early after {patience} evaluations without improvement" if patience else ""
-
     def time_exhausted(self, state, time_up: bool) -> bool:
         """The time guard: a run planned from a speed the machine no longer reaches (a busy
         worker, more threads than free cores) still ends near its budget, on the best weights."""
         if not time_up:
             return False
         state["stop_reason"] = "time_limit"
-        self.log(f"Stopped at step {state['step']}: the training time limit of "
-                 f"{self.config.max_train_seconds:g} s was reached (the machine was slower than measured); "
-                 f"the best model so far (step {state['best_step']}) is kept.")
+        self.log("stopped_time_limit", f"Stopped at step {state['step']}: the training time limit of "
+                                       f"{self.config.max_train_seconds:g} s was reached (the machine was slower "
+                                       f"than measured); the best model so far (step {state['best_step']}) is kept.",
+                 step=state["step"], seconds=self.config.max_train_seconds, best_step=state["best_step"])
         return True
 
     def patience_exhausted(self, state) -> bool:
@@ -417,9 +434,11 @@ class _Run:
         if not patience or state.get("evals_since_best", 0) < patience:
             return False
         state["stop_reason"] = "early_stopping"
-        self.log(f"Early stop at step {state['step']}: validation loss has not improved for {patience} "
-                 f"evaluations (best {state['best_val_loss']:.4f} at step {state['best_step']}); "
-                 "the model from that step is kept.")
+        self.log("early_stop", f"Early stop at step {state['step']}: validation loss has not improved for "
+                               f"{patience} evaluations (best {state['best_val_loss']:.4f} at step "
+                               f"{state['best_step']}); the model from that step is kept.",
+                 step=state["step"], patience=patience, best_val_loss=state["best_val_loss"],
+                 best_step=state["best_step"])
         return True
 
     def record_eval(self, model, state, step, train_loss, val, lr) -> None:
@@ -434,8 +453,9 @@ class _Run:
         elif (val > best + max(0.01, 0.02 * best) and state["best_train_loss"] is not None
               and train_loss < state["best_train_loss"] and not state["overfitting"]):
             state["overfitting"] = True
-            self.log(f"Warning at step {step}: validation loss is rising ({best:.4f} -> {val:.4f}) while "
-                     "training loss falls: the model starts to memorise the text (overfitting).")
+            self.log("overfitting", f"Warning at step {step}: validation loss is rising ({best:.4f} -> {val:.4f}) "
+                                    "while training loss falls: the model starts to memorise the text (overfitting).",
+                     step=step, best_val_loss=best, val_loss=val)
 
     def resume(self, model, optimizer, scheduler, state) -> dict:
         path = ckpt.latest_checkpoint(os.path.join(self.out, "checkpoints"))
@@ -443,10 +463,10 @@ class _Run:
             return state
         saved = ckpt.read_json(os.path.join(path, ckpt.STATE))
         if saved.get("fingerprint") != self.fingerprint:
-            self.log("A checkpoint from different settings or data was found and ignored.")
+            self.log("checkpoint_ignored", "A checkpoint from different settings or data was found and ignored.")
             return state
         saved = ckpt.load_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler)
-        self.log(f"Resumed from the checkpoint at step {saved['step']}.")
+        self.log("resumed", f"Resumed from the checkpoint at step {saved['step']}.", step=saved["step"])
         return saved
 
     # ---- the end -------------------------------------------------------------------------
@@ -467,7 +487,8 @@ class _Run:
                    "val_bpc": self.bpc(final_loss),
                    "exported_step": state["best_step"], "steps": state["step"]}
         card = model_card(base=base_name, base_kind=self.config.base_kind, data=self.data,
-                          hyperparameters=hyperparameters, metrics=metrics, samples=sample_rows)
+                          hyperparameters=hyperparameters, metrics=metrics, samples=sample_rows,
+                          language=self.config.card_language)
         export_dir = export_model(model, tokenizer, os.path.join(self.out, "export"), card=card)
         # The export is complete: optimizer state (3x the weights) is no longer needed on disk.
         shutil.rmtree(os.path.join(self.out, "checkpoints"), ignore_errors=True)
@@ -483,7 +504,9 @@ class _Run:
         )
         self.report(Progress("done", step=state["step"], total_steps=state["step"], val_loss=final_loss,
                              overfitting=state["overfitting"], eta_seconds=0.0,
-                             val_bpc=self.bpc(final_loss),
+                             val_bpc=self.bpc(final_loss), code="done",
+                             params={"base_val_loss": baseline["val_loss"], "val_loss": final_loss,
+                                     "base_val_bpc": base_bpc, "val_bpc": self.bpc(final_loss)},
                              message=f"Done: validation loss {baseline['val_loss']:.4f} -> {final_loss:.4f}, "
                                      f"{base_bpc:.3f} -> {self.bpc(final_loss):.3f} bits per character."))
         return result
@@ -491,7 +514,8 @@ class _Run:
     def hyperparameters(self) -> dict:
         values = asdict(self.config)
         for key in ("data_path", "output_dir", "cache_dir", "offline", "max_bytes", "sample_prompts",
-                    "progress_every_seconds", "checkpoint_every_seconds", "checkpoint_every_steps"):
+                    "progress_every_seconds", "checkpoint_every_seconds", "checkpoint_every_steps",
+                    "card_language"):
             values.pop(key, None)
         import torch
 
@@ -508,10 +532,12 @@ class _Run:
             self.cancel_requested = True
         return self.cancel_requested
 
-    def log(self, message: str) -> None:
-        """A line for train.log, also passed on as a "log" event."""
+    def log(self, code: str, message: str, **params) -> None:
+        """A line for train.log, also passed on as a "log" event: `code` and `params` (plain
+        numbers, formatted by whoever shows them) say it in any language, `message` in English."""
         self.report(Progress("log", step=self.position.get("step", 0),
-                             total_steps=self.position.get("total_steps", 0), message=message))
+                             total_steps=self.position.get("total_steps", 0), message=message,
+                             code=code, params=params))
 
     def write_log(self, message: str) -> None:
         self.log_file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")

@@ -23,7 +23,7 @@ ENGINE_CODES = {
 
 @pytest.fixture(scope="module")
 def small_text(tmp_path_factory) -> str:
-    from .conftest import make_text
+    from tests.factories import make_text
 
     path = tmp_path_factory.mktemp("small") / "small.txt"
     path.write_text(make_text(14, seed=5))
@@ -46,7 +46,7 @@ def collect(config, events: list, stop_at: int | None = None) -> None:
 def events(tmp_path_factory, small_text, corpus_path, tiny_base_dir):
     from training.engine import MODEL_PRESETS, TrainConfig
 
-    from .conftest import TEST_ARCH
+    from tests.factories import TINY_ARCH as TEST_ARCH
 
     out = tmp_path_factory.mktemp("log-codes")
     fast = {"base_kind": "scratch", "base_source": "test", "vocab_size": 400, "block_size": 32, "batch_size": 4,

@@ -66,7 +66,7 @@ ROLES = {
     "lifecycle": RUNS, "jobs": RUNS, "queueing": RUNS, "reconciler": RUNS, "calibration": RUNS,
     # rows, settings readers and pure helpers
     "models": DATA, "conf": DATA, "env": DATA, "health": DATA, "devservices": DATA, "markdown": DATA,
-    "reasons": DATA, "charts": DATA, "loss_reading": DATA, "__init__": DATA,
+    "reasons": DATA, "logtext": DATA, "charts": DATA, "loss_reading": DATA, "__init__": DATA,
 }
 # Folders whose modules all play one role: commands and scripts are entry points, tags present.
 FOLDER_ROLES = {"management": ENTRY, "seed": ENTRY, "templatetags": PRESENTATION}

@@ -31,7 +31,7 @@ import time
 from django.conf import settings
 
 from tests.holds import marker, with_holds
-from training import jobs
+from training import progress
 from training.engine import checkpoints
 from training.worker import TrainingWorker
 
@@ -76,7 +76,7 @@ def _faulty_write_dir(target, write):
 checkpoints._write_dir = _faulty_write_dir
 
 
-jobs.ProgressReporter.__call__ = with_holds(jobs.ProgressReporter.__call__, marker=marker)
+progress.ProgressReporter.__call__ = with_holds(progress.ProgressReporter.__call__, marker=marker)
 
 
 class FaultWorker(TrainingWorker):

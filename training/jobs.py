@@ -1,4 +1,4 @@
-"""The RQ job of a training run, and the RQ hooks for its failures.
+"""The RQ job of a training run: claim, train, publish (or record why it failed).
 
 `run_training(run_id, attempt)` runs in the worker's work horse. It claims the run (only a
 queued run of exactly this attempt), calls the engine with plain values and a progress
@@ -6,25 +6,24 @@ callback, and publishes the result only if the attempt still owns the run. Every
 fenced by `attempt`, so a stale replay or an orphaned horse changes nothing.
 
 The engine is imported inside the functions: importing this module never loads torch.
+The job's other concerns live beside it: run_config (what the engine is told), attempts (each
+attempt's folder), progress (the progress callback and the heartbeat), failures (why a run
+failed) and hooks (RQ's hooks when a job ends outside this code).
 """
-import errno
 import logging
 import os
 import shutil
-import signal
-import threading
-import time
 import traceback
-import types
-from collections import deque
 from pathlib import Path
 
-from django.db import connections
-from django.db.utils import DatabaseError
 from django.utils import timezone
 
-from training import conf, lifecycle, logtext
-from training.models import BaseModel, TrainingRun
+from training import lifecycle
+from training.attempts import attempt_dir_prepare
+from training.failures import failure_code
+from training.models import TrainingRun
+from training.progress import Heartbeat, ProgressReporter, downsample
+from training.run_config import engine_config, plan_description
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ def _publish(run, attempt, result, reporter, zip_path: Path) -> str:
     reporter.log("finished")
     published = TrainingRun.objects.filter(pk=run.pk, attempt=attempt, status=TrainingRun.RUNNING).update(
         status=TrainingRun.SUCCEEDED, published_attempt=attempt, finished_at=timezone.now(),
-        metrics=metrics, samples=data.get("samples") or [], history=_downsample(history),
+        metrics=metrics, samples=data.get("samples") or [], history=downsample(history),
         step=int(data.get("steps") or reporter.last_step), total_steps=int(data.get("steps") or reporter.total_steps),
         val_loss=data.get("final_val_loss"), overfitting=bool(data.get("overfitting")), eta_seconds=None,
         tokens_per_second=_average_speed(data),
@@ -129,244 +128,6 @@ def _record_failure(run_id: int, attempt: int, exc: BaseException) -> str:
     return code
 
 
-class DatasetFileMissing(FileNotFoundError):
-    """The run's dataset (row or file) is gone: a reason of its own, not an internal error."""
-
-
-def failure_code(exc: BaseException) -> str:
-    """Map an exception to a student-facing reason (training.reasons.RUN_FAILURES)."""
-    from rq.timeouts import JobTimeoutException
-
-    from training import engine
-
-    if isinstance(exc, engine.TrainingCancelled):
-        return "cancelled"
-    if isinstance(exc, engine.DatasetError):
-        return "not_enough_data" if getattr(exc, "code", "") in ("too_small", "empty") else "dataset_invalid"
-    if isinstance(exc, engine.BaseModelMissing):
-        return "base_missing"
-    if isinstance(exc, (engine.OutOfMemory, MemoryError)):  # the engine turns torch's OutOfMemoryError into OutOfMemory
-        return "out_of_memory"
-    if isinstance(exc, JobTimeoutException):
-        return "timeout"
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return "disk_full"
-    if isinstance(exc, DatasetFileMissing):
-        return "dataset_missing"
-    if isinstance(exc, engine.EngineError) and getattr(exc, "code", "") in ("diverged", "invalid_config"):
-        return exc.code
-    return "internal"
-
-
-def plan_description(plan: dict) -> tuple[str, dict] | None:
-    """The log line (code, params: training.logtext) saying where the run's number of steps comes from."""
-    if not plan.get("steps"):
-        return None
-    params = {key: plan.get(key) for key in ("steps", "tokens_per_step", "epochs")}
-    limited_by = plan.get("limited_by")
-    if limited_by not in ("budget", "epoch_cap"):
-        return ("plan_epochs" if limited_by == "epochs" else "plan_max_steps"), params
-    params.update({key: plan.get(key) for key in ("preset", "budget_seconds", "tokens_per_second")})
-    if limited_by == "epoch_cap":
-        params.update(max_epochs=plan.get("max_epochs"), budget_steps=plan.get("budget_steps"))
-    speed = "measured" if plan.get("calibrated") else "guessed"
-    return f"plan_{limited_by}_{speed}", params
-
-
-# Engine configuration ----------------------------------------------------------------------
-
-MANAGED_CONFIG_KEYS = {"data_path", "output_dir", "base_kind", "base_source", "cache_dir", "offline", "max_bytes",
-                       "card_language"}
-
-
-def engine_config(run: TrainingRun, output_dir: Path):
-    """Plain values for the engine: paths, the base, and the run's stored hyperparameters."""
-    from training.engine import TrainConfig
-
-    if run.dataset is None or not run.dataset.path.exists():
-        raise DatasetFileMissing("the dataset file of this run is gone")
-    if run.base_run_id:
-        base_kind, base_source = "run", str(run.base_run.export_dir)
-    elif run.base_model.kind == BaseModel.SCRATCH:
-        base_kind, base_source = "scratch", run.base_model.source
-    else:
-        base_kind, base_source = "pretrained", run.base_model.source
-    options = {key: value for key, value in run.hyperparameters.items() if key not in MANAGED_CONFIG_KEYS}
-    return TrainConfig(data_path=str(run.dataset.path), output_dir=str(output_dir), base_kind=base_kind,
-                       base_source=base_source, cache_dir=str(conf.models_dir()), offline=True,
-                       max_bytes=conf.dataset_stored_max_bytes(),
-                       card_language=card_language((run.dataset.report or {}).get("japanese_share")), **options)
-
-
-def card_language(japanese_share: float | None) -> str:
-    """The model card's language, from the share of Japanese in the run's text: mostly Japanese
-    gets a Japanese card, (almost) none an English one, a real mix both."""
-    if japanese_share is None:
-        return "en"
-    if japanese_share > 0.5:
-        return "ja"
-    return "en" if japanese_share < 0.1 else "both"
-
-
-def attempt_dir_prepare(run: TrainingRun, attempt: int) -> int | None:
-    """Give this attempt its own directory, seeded from the newest earlier attempt that has
-    checkpoints (the engine resumes from output_dir). Returns that attempt's number."""
-    target = run.attempt_dir(attempt)
-    if target.exists():
-        return None
-    earlier = sorted((int(p.name.split("-")[1]), p) for p in run.run_dir.glob("attempt-*")
-                     if p.name.split("-")[1].isdigit() and int(p.name.split("-")[1]) < attempt)
-    for number, source in reversed(earlier):
-        if (source / "checkpoints").is_dir() and any((source / "checkpoints").iterdir()):
-            staging = target.with_name(target.name + ".staging")
-            shutil.rmtree(staging, ignore_errors=True)
-            shutil.copytree(source, staging, copy_function=_link_or_copy,
-                            ignore=shutil.ignore_patterns("export", "*.zip", "*.tmp-*", "*.old"))
-            os.replace(staging, target)
-            return number
-    target.mkdir(parents=True, exist_ok=True)
-    return None
-
-
-def _link_or_copy(source, destination):
-    """Checkpoint files are written once and replaced atomically, so hard links are safe
-    (and cheap for big models); small files such as logs are copied."""
-    if os.path.getsize(source) > 1_000_000:
-        try:
-            os.link(source, destination)
-            return destination
-        except OSError:
-            pass
-    return shutil.copy2(source, destination)
-
-
-# Progress ----------------------------------------------------------------------------------
-
-class ProgressReporter:
-    """The engine's on_progress callback: keeps the run row up to date, fenced by attempt.
-
-    Returns True (stop) when the run was cancelled or another attempt took it over.
-    """
-
-    def __init__(self, run: TrainingRun, attempt: int):
-        self.run_id, self.attempt = run.pk, attempt
-        self.lines = deque(run.log_lines or [], maxlen=conf.log_lines_kept())
-        # A resumed attempt redoes the steps after its checkpoint: drop their points.
-        self.history = [p for p in (run.history or []) if p.get("step", 0) <= run.checkpoint_step]
-        self.last_step = run.checkpoint_step
-        self.total_steps = run.total_steps
-        self.fields = {}
-        self.last_write = 0.0
-        self.stop = False
-
-    def log(self, code: str, message: str = "", **params) -> None:
-        """A log line by code (training.logtext says it in the reader's language)."""
-        self.lines.append(logtext.entry(code, params, message))
-
-    def __call__(self, progress) -> bool:
-        event = getattr(progress, "event", "step")
-        step = int(progress.step or 0)
-        self.last_step, self.total_steps = step, int(progress.total_steps or self.total_steps or 0)
-        if progress.train_loss is not None and event in ("step", "log", "eval", "checkpoint", "done"):
-            self._add_point(step, train_loss=float(progress.train_loss), lr=progress.learning_rate)
-        if progress.val_loss is not None and event == "eval":
-            bpc = getattr(progress, "val_bpc", None)
-            self._add_point(step, val_loss=float(progress.val_loss), val_bpc=None if bpc is None else float(bpc))
-        if progress.message:
-            self.log(progress.code, progress.message, **progress.params)
-        self.fields.update(step=step, total_steps=self.total_steps)
-        if event in ("step", "eval", "checkpoint"):
-            self.fields.update(epoch=progress.epoch, learning_rate=progress.learning_rate,
-                               tokens_per_second=progress.tokens_per_second, eta_seconds=progress.eta_seconds,
-                               overfitting=bool(progress.overfitting))
-        if progress.train_loss is not None:
-            self.fields["train_loss"] = progress.train_loss
-        if progress.val_loss is not None:
-            self.fields["val_loss"] = progress.val_loss
-        if event == "checkpoint":
-            self.fields["checkpoint_step"] = step
-        if event == "done":
-            self.fields["eta_seconds"] = 0.0
-        due = time.monotonic() - self.last_write >= conf.progress_write_seconds()
-        if due or event in ("start", "eval", "checkpoint", "done"):
-            self.flush()
-        return self.stop
-
-    def _add_point(self, step: int, **values) -> None:
-        values = {k: (float(v) if v is not None else None) for k, v in values.items()}
-        if self.history and self.history[-1].get("step") == step:
-            self.history[-1].update({k: v for k, v in values.items() if v is not None})
-        else:
-            self.history.append({"step": step, **values})
-
-    def flush(self) -> None:
-        """One fenced UPDATE; 0 rows means cancelled or superseded: ask the engine to stop."""
-        try:
-            written = TrainingRun.objects.filter(
-                pk=self.run_id, attempt=self.attempt, status=TrainingRun.RUNNING, cancel_requested_at__isnull=True,
-            ).update(heartbeat_at=timezone.now(), log_lines=list(self.lines), history=_downsample(self.history),
-                     **_finite(self.fields))
-        except DatabaseError as exc:  # a busy database must not kill the training
-            log.warning("run %s: progress not saved (%s)", self.run_id, exc)
-            return
-        self.last_write = time.monotonic()
-        if not written:
-            self.stop = True
-
-
-def _finite(fields: dict) -> dict:
-    import math
-
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in fields.items()}
-
-
-def _downsample(points: list, limit: int = HISTORY_POINTS_MAX) -> list:
-    """Keep charts light: every n-th point, always the last one."""
-    if len(points) <= limit:
-        return list(points)
-    stride = -(-len(points) // limit)
-    kept = points[::stride]
-    if kept[-1] is not points[-1]:
-        kept.append(points[-1])
-    return kept
-
-
-class Heartbeat:
-    """A thread that marks the run alive while the engine is busy between progress reports
-    (loading, tokenising, evaluating, exporting). It also enforces cancellation: a run that
-    does not stop within TRAINING_CANCEL_GRACE_SECONDS of the request is killed; the worker's
-    horse-killed handler then records it as cancelled."""
-
-    def __init__(self, run_id: int, attempt: int):
-        self.run_id, self.attempt = run_id, attempt
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name=f"heartbeat-run-{run_id}", daemon=True)
-
-    def start(self):
-        self.thread.start()
-
-    def stop(self):
-        self.stopped.set()
-        self.thread.join(timeout=5)
-
-    def _loop(self):
-        grace = conf.cancel_grace_seconds()
-        try:
-            while not self.stopped.wait(conf.heartbeat_interval_seconds()):
-                try:
-                    lifecycle.run_heartbeat(run_id=self.run_id, attempt=self.attempt)
-                    requested = TrainingRun.objects.filter(pk=self.run_id).values_list(
-                        "cancel_requested_at", flat=True).first()
-                except DatabaseError as exc:
-                    log.warning("run %s: heartbeat not saved (%s)", self.run_id, exc)
-                    continue
-                if requested and (timezone.now() - requested).total_seconds() > grace:
-                    log.warning("run %s: did not stop %.0f s after cancel; killing the work horse", self.run_id, grace)
-                    os.kill(os.getpid(), signal.SIGKILL)
-        finally:
-            connections.close_all()
-
-
 def _current_job_id() -> str:
     try:
         from rq import get_current_job
@@ -377,57 +138,5 @@ def _current_job_id() -> str:
         return ""
 
 
-# RQ hooks ----------------------------------------------------------------------------------
-
-def _job_run(job) -> tuple[int, int] | None:
-    try:
-        run_id, attempt = job.args[:2]
-        return int(run_id), int(attempt)
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def on_job_failure(job, connection, exc_type, exc_value, tb) -> None:
-    """RQ's on_failure: exceptions that escaped the job, timeouts, abandoned jobs (worker died)."""
-    from rq.exceptions import AbandonedJobError
-    from rq.timeouts import JobTimeoutException
-
-    ids = _job_run(job)
-    if ids is None:
-        return
-    run_id, attempt = ids
-    if tb is not None and not isinstance(tb, types.TracebackType):
-        tb = None  # RQ's abandoned-job cleanup passes a StackSummary, which format_exception cannot take
-    detail = "".join(traceback.format_exception(exc_type, exc_value, tb)) if exc_type else ""
-    if exc_type is not None and issubclass(exc_type, AbandonedJobError):
-        lifecycle.run_retry_or_fail(run_id=run_id, attempt=attempt, reason="worker_lost", detail=detail)
-    elif exc_type is not None and issubclass(exc_type, JobTimeoutException):
-        lifecycle.run_fail(run_id=run_id, attempt=attempt, code="timeout", detail=detail)
-    else:
-        lifecycle.run_fail(run_id=run_id, attempt=attempt, code="internal", detail=detail)
-
-
-def on_job_stopped(job, connection) -> None:
-    """RQ's on_stopped (send_stop_job_command): the horse was killed on purpose."""
-    ids = _job_run(job)
-    if ids is not None:
-        lifecycle.run_mark_cancelled(run_id=ids[0], attempt=ids[1])
-
-
-def on_work_horse_killed(job, retpid, ret_val, rusage) -> str:
-    """The horse died without a word (SIGKILL, the OOM killer): resume or fail with a reason."""
-    ids = _job_run(job)
-    if ids is None:
-        return "noop"
-    run_id, attempt = ids
-    signal_note = f" by signal {os.WTERMSIG(ret_val)}" if ret_val and os.WIFSIGNALED(ret_val) else ""
-    max_rss = getattr(rusage, "ru_maxrss", "?")
-    detail = f"Work horse {retpid} died{signal_note} (waitpid status {ret_val}); max RSS {max_rss} KiB."
-    started = getattr(job, "started_at", None)
-    if job.timeout and job.timeout > 0 and started is not None:
-        from rq.utils import now as rq_now
-
-        if (rq_now() - started).total_seconds() > job.timeout:
-            lifecycle.run_fail(run_id=run_id, attempt=attempt, code="timeout", detail=detail)
-            return "failed"
-    return lifecycle.run_retry_or_fail(run_id=run_id, attempt=attempt, reason="worker_lost", detail=detail)
+# RQ stores a job's hooks by dotted path: jobs queued before the hooks moved name them here.
+from training.hooks import on_job_failure, on_job_stopped, on_work_horse_killed  # noqa: E402,F401

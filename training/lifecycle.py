@@ -65,6 +65,37 @@ def run_mark_cancelled(*, run_id: int, attempt: int) -> bool:
     return bool(done)
 
 
+def run_cancel(*, run_id: int) -> str:
+    """A student's or an instructor's cancel: a queued run is cancelled at once, its log line in
+    the same write ("cancelled"); a running one is asked to stop ("requested"): its job sees
+    the flag at its next progress report and ends through run_mark_cancelled. "" when neither."""
+    now = timezone.now()
+    run = TrainingRun.objects.filter(pk=run_id).only("log_lines", "attempt").first()
+    if run is None:
+        return ""
+    if _owned(run_id, run.attempt, [TrainingRun.QUEUED]).update(
+            status=TrainingRun.CANCELLED, cancel_requested_at=now, finished_at=now,
+            log_lines=_appended(run.log_lines, logtext.entry("cancelled")), **FINISHED_FIELDS):
+        return "cancelled"
+    if _owned(run_id, run.attempt, [TrainingRun.RUNNING]).filter(cancel_requested_at__isnull=True).update(
+            cancel_requested_at=now):
+        return "requested"
+    return ""
+
+
+def run_requeue(*, run_id: int, attempt: int, status: str, slot: int) -> bool:
+    """A failed or cancelled run queued again as attempt+1 in quota slot `slot` (it resumes from
+    its newest checkpoint), with its log line."""
+    run = TrainingRun.objects.filter(pk=run_id, attempt=attempt).only("log_lines").first()
+    if run is None:
+        return False
+    return bool(TrainingRun.objects.filter(pk=run_id, status=status, attempt=attempt).update(
+        status=TrainingRun.QUEUED, attempt=F("attempt") + 1, active_slot=slot, error_code="",
+        cancel_requested_at=None, finished_at=None, rq_job_id="", enqueued_at=None, claimed_at=None,
+        heartbeat_at=None, worker_pid=None,
+        log_lines=_appended(run.log_lines, logtext.entry("requeued", {"attempt": attempt + 1}))))
+
+
 def run_log(*, run_id: int, attempt: int, line: dict) -> None:
     """Append a line (training.logtext.entry) to the run's log (read-modify-write, fenced by attempt)."""
     run = TrainingRun.objects.filter(pk=run_id, attempt=attempt).only("log_lines").first()

@@ -80,6 +80,7 @@ LINES = {
     "finished": _("Training finished; the model archive is ready."),
     # The lifecycle (job, RQ hooks, reconciler)
     "cancelled": _("Cancelled."),
+    "requeued": _("Queued again as attempt %(attempt)s; it resumes from its newest checkpoint."),
     "retry": _("%(reason)s; resuming from the last checkpoint (step %(step)s), attempt %(attempt)s of "
                "%(max_attempts)s."),
     "failed": _("Failed: %(reason)s."),

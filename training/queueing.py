@@ -46,8 +46,8 @@ def run_enqueue(run) -> bool:
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
             description=f"training run {run.code} attempt {run.attempt}",
-            on_failure=Callback("training.jobs.on_job_failure"),
-            on_stopped=Callback("training.jobs.on_job_stopped"),
+            on_failure=Callback("training.hooks.on_job_failure"),
+            on_stopped=Callback("training.hooks.on_job_stopped"),
             unique=True,
         )
     except DuplicateJobError:

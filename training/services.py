@@ -11,11 +11,9 @@ import unicodedata
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from training import conf
+from training import conf, lifecycle
 from training.models import BaseModel, Dataset, TrainingRun
 from training.reasons import dataset_error_message
 
@@ -483,20 +481,14 @@ def _enqueue_after_commit(run: TrainingRun) -> None:
 
 def training_run_cancel(*, run: TrainingRun) -> bool:
     """Queued: cancelled at once. Running: the job sees the flag at its next progress report
-    (about every 2 s) and stops; a job that does not stop is killed (see jobs.Heartbeat)."""
+    (about every 2 s) and stops; a job that does not stop is killed (see progress.Heartbeat)."""
     from training.queueing import job_delete
 
-    now = timezone.now()
-    if TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.QUEUED).update(
-            status=TrainingRun.CANCELLED, cancel_requested_at=now, finished_at=now, active_slot=None,
-            eta_seconds=None):
+    outcome = lifecycle.run_cancel(run_id=run.pk)
+    if outcome == "cancelled":
         job_delete(run.job_id)
-        run.refresh_from_db()
-        return True
-    updated = TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.RUNNING,
-                                         cancel_requested_at__isnull=True).update(cancel_requested_at=now)
     run.refresh_from_db()
-    return bool(updated)
+    return bool(outcome)
 
 
 def training_run_requeue(*, run: TrainingRun) -> TrainingRun:
@@ -507,10 +499,7 @@ def training_run_requeue(*, run: TrainingRun) -> TrainingRun:
         slot = _free_slot(run.owner)
         if slot is None:
             raise RunRefused(_quota_message(), code="quota")
-        moved = TrainingRun.objects.filter(pk=run.pk, status=run.status, attempt=run.attempt).update(
-            status=TrainingRun.QUEUED, attempt=F("attempt") + 1, active_slot=slot, error_code="",
-            cancel_requested_at=None, finished_at=None, rq_job_id="", enqueued_at=None, claimed_at=None,
-            heartbeat_at=None, worker_pid=None)
+        moved = lifecycle.run_requeue(run_id=run.pk, attempt=run.attempt, status=run.status, slot=slot)
         if not moved:
             raise RunRefused(_("The run changed in the meantime; reload and try again."), code="state")
         run.refresh_from_db()

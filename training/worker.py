@@ -113,7 +113,7 @@ class TrainingWorker(Worker):
 
     def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
-        from training.jobs import on_work_horse_killed
+        from training.hooks import on_work_horse_killed
 
         try:
             outcome = on_work_horse_killed(job, retpid, ret_val, rusage)

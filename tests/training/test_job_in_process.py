@@ -10,7 +10,7 @@ from rq import Queue
 from rq.job import Job
 
 from tests.logs import codes
-from training import jobs, lifecycle, services
+from training import hooks, jobs, lifecycle, progress, services
 from training.models import TrainingRun
 from training.queueing import QUEUE_NAME
 
@@ -54,7 +54,7 @@ def test_cancel_while_training_in_process(alice, corpus, bases, fast_runs, redis
     from tests.holds import with_holds
 
     fault_worker.environment(hold=["eval:5"])
-    monkeypatch.setattr(jobs.ProgressReporter, "__call__", with_holds(jobs.ProgressReporter.__call__))
+    monkeypatch.setattr(progress.ProgressReporter, "__call__", with_holds(progress.ProgressReporter.__call__))
     run = new_run(alice, corpus, bases["tiny"], max_steps=400)
     outcome = {}
     thread = threading.Thread(target=lambda: outcome.update(result=jobs.run_training(run.pk, 1)))
@@ -98,25 +98,25 @@ def test_rq_hooks(alice, corpus, bases, redis_conn):
 
     run = new_run(alice, corpus, bases["tiny"])
     job = enqueued_job(run, redis_conn)
-    assert job.failure_callback is jobs.on_job_failure and job.stopped_callback is jobs.on_job_stopped
+    assert job.failure_callback is hooks.on_job_failure and job.stopped_callback is hooks.on_job_stopped
     lifecycle.run_claim(run_id=run.pk, attempt=1, pid=123)
     # An abandoned job (its worker died) is retried as attempt 2 ...
-    jobs.on_job_failure(job, redis_conn, AbandonedJobError, AbandonedJobError("gone"), None)
+    hooks.on_job_failure(job, redis_conn, AbandonedJobError, AbandonedJobError("gone"), None)
     run.refresh_from_db()
     assert (run.status, run.attempt) == ("queued", 2)
     assert Queue(QUEUE_NAME, connection=redis_conn).job_ids[-1] == f"run-{run.pk}-2"
     # ... and the late hook of attempt 1 changes nothing any more.
-    jobs.on_job_failure(job, redis_conn, JobTimeoutException, JobTimeoutException("late"), None)
+    hooks.on_job_failure(job, redis_conn, JobTimeoutException, JobTimeoutException("late"), None)
     assert TrainingRun.objects.get(pk=run.pk).status == "queued"
     job2 = enqueued_job(run, redis_conn)
     lifecycle.run_claim(run_id=run.pk, attempt=2, pid=123)
-    jobs.on_job_failure(job2, redis_conn, JobTimeoutException, JobTimeoutException("too long"), None)
+    hooks.on_job_failure(job2, redis_conn, JobTimeoutException, JobTimeoutException("too long"), None)
     run.refresh_from_db()
     assert (run.status, run.error_code) == ("failed", "timeout")
 
     stopped = new_run(alice, corpus, bases["tiny"])
     lifecycle.run_claim(run_id=stopped.pk, attempt=1, pid=123)
-    jobs.on_job_stopped(enqueued_job(stopped, redis_conn), redis_conn)
+    hooks.on_job_stopped(enqueued_job(stopped, redis_conn), redis_conn)
     assert TrainingRun.objects.get(pk=stopped.pk).status == "cancelled"
 
 
@@ -143,7 +143,7 @@ def test_training_worker_reconciles_and_handles_a_killed_horse(alice, corpus, ba
     from rq.utils import now
 
     job.started_at = now().replace(year=2000)
-    assert jobs.on_work_horse_killed(job, 123, signal.SIGKILL, None) == "failed"
+    assert hooks.on_work_horse_killed(job, 123, signal.SIGKILL, None) == "failed"
     assert TrainingRun.objects.get(pk=run.pk).error_code == "timeout"
 
 

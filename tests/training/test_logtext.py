@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from training import jobs, lifecycle, logtext, services
+from training import lifecycle, logtext, run_config, services
 from training.models import TrainingRun
 from training.reasons import run_failure
 
@@ -83,6 +83,12 @@ def test_cancel_failure_and_retry_lines_carry_codes(alice, corpus, bases, settin
     assert lifecycle.run_mark_cancelled(run_id=other.pk, attempt=1)
     other.refresh_from_db()
     assert other.log_lines[-1]["code"] == "cancelled" and english(other.log_lines[-1]).endswith(" Cancelled.")
+    # Queued again by an instructor: a new attempt, said in the log.
+    assert lifecycle.run_requeue(run_id=other.pk, attempt=1, status="cancelled", slot=1)
+    other.refresh_from_db()
+    assert (other.status, other.attempt, other.log_lines[-1]["params"]) == ("queued", 2, {"attempt": 2})
+    assert english(other.log_lines[-1]).endswith("Queued again as attempt 2; it resumes from its newest checkpoint.")
+    assert not lifecycle.run_requeue(run_id=other.pk, attempt=1, status="cancelled", slot=1)  # fenced
 
 
 PLANS = [
@@ -97,19 +103,20 @@ PLANS = [
 
 @pytest.mark.parametrize("plan", PLANS)
 def test_every_plan_line_renders_in_both_languages(plan):
-    code, params = jobs.plan_description({"steps": 300, "tokens_per_step": 1024, "epochs": 3.2, "preset": "quick",
+    code, params = run_config.plan_description({"steps": 300, "tokens_per_step": 1024, "epochs": 3.2, "preset": "quick",
                                           "budget_seconds": 60, "tokens_per_second": 9000.4, **plan})
     for language in ("en", "ja"):
         with translation.override(language):
             text = logtext.say(code, params)
         assert not logtext.LEFTOVER.search(text) and "300" in text and "None" not in text, text
-    assert jobs.plan_description({}) is None
+    assert run_config.plan_description({}) is None
 
 
 def test_every_code_in_the_source_has_a_line_and_every_line_a_code():
     """Codes the job, the lifecycle and the engine write (the engine's are also checked in
     real runs by tests/engine/test_log_codes.py) are all in the catalogue, and it holds no other."""
-    sources = [ROOT / "training" / name for name in ("jobs.py", "lifecycle.py", "reconciler.py", "engine/trainer.py")]
+    sources = [ROOT / "training" / name for name in ("jobs.py", "progress.py", "run_config.py", "lifecycle.py",
+                                                     "reconciler.py", "engine/trainer.py")]
     text = "\n".join(path.read_text(encoding="utf-8") for path in sources)
     engine = (ROOT / "training" / "engine" / "trainer.py").read_text(encoding="utf-8")
     used = set(re.findall(r'(?:entry|\.log)\(\s*"([a-z_0-9]+)"', text))
@@ -124,7 +131,7 @@ def test_every_code_in_the_source_has_a_line_and_every_line_a_code():
 @pytest.mark.parametrize("share, language", [(None, "en"), (0.0, "en"), (0.09, "en"), (0.1, "both"),
                                              (0.5, "both"), (0.51, "ja"), (1.0, "ja")])
 def test_the_card_language_follows_the_share_of_japanese(share, language):
-    assert jobs.card_language(share) == language
+    assert run_config.card_language(share) == language
 
 
 @pytest.mark.parametrize("share, language", [(0.9, "ja"), (0.02, "en"), (0.3, "both")])
@@ -132,4 +139,4 @@ def test_the_engine_is_told_the_runs_language(alice, corpus, bases, share, langu
     corpus.report = {**corpus.report, "japanese_share": share}
     corpus.save()
     run = new_run(alice, corpus, bases)
-    assert jobs.engine_config(run, tmp_path).card_language == language
+    assert run_config.engine_config(run, tmp_path).card_language == language

@@ -77,6 +77,8 @@ def test_cancel_a_queued_run_removes_its_job(transactional_db, alice, corpus, re
     run.refresh_from_db()
     assert run.status == "cancelled" and run.active_slot is None
     assert training_queue_ids(redis_conn) == []
+    # The transition went through lifecycle: its log line is written with the status.
+    assert run.log_lines[-1]["code"] == "cancelled"
     # The progress fragment of a finished run stops polling.
     fragment = client.get(reverse("training:run_progress", args=[run.code])).content.decode()
     assert "hx-trigger" not in fragment

@@ -142,10 +142,6 @@ class BaseModel(models.Model):
         return not self.is_scratch and Path(self.source).is_absolute()
 
     @property
-    def is_hub_id(self) -> bool:
-        return not self.is_scratch and not self.is_local_dir
-
-    @property
     def engine_key(self) -> str:
         """The `base` name estimate_seconds and check_dataset understand: "scratch:<preset>",
         a hub id, or a model directory."""
@@ -224,7 +220,8 @@ class TrainingRun(models.Model):
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
-    # Progress (written by the job every ~2 s)
+    # Progress (written by the job at most every TRAINING_PROGRESS_WRITE_SECONDS, 1 s by default,
+    # and at every evaluation and checkpoint)
     step = models.PositiveIntegerField(_("step"), default=0)
     total_steps = models.PositiveIntegerField(_("total steps"), default=0)
     epoch = models.FloatField(_("epoch"), null=True, blank=True)

@@ -481,7 +481,7 @@ def _enqueue_after_commit(run: TrainingRun) -> None:
 
 def training_run_cancel(*, run: TrainingRun) -> bool:
     """Queued: cancelled at once. Running: the job sees the flag at its next progress report
-    (about every 2 s) and stops; a job that does not stop is killed (see progress.Heartbeat)."""
+    (at most TRAINING_PROGRESS_WRITE_SECONDS apart, and at every evaluation) and stops; a job that does not stop is killed (see progress.Heartbeat)."""
     from training.queueing import job_delete
 
     outcome = lifecycle.run_cancel(run_id=run.pk)

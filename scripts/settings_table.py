@@ -1,7 +1,7 @@
 """Write README's configuration table from the variables llmschool/settings.py declares.
 
 `python scripts/settings_table.py` rewrites the table between the two markers in README.md;
-`--check` only says whether it is up to date (tests/foundation/test_settings_table.py does
+`--check` only says whether it is up to date (tests/foundation/test_environment.py does
 the same in the suite).
 """
 import sys

@@ -122,7 +122,8 @@ def test_a_finished_run_refines_the_speed_and_its_page_says_why_it_stopped(alice
     client.force_login(alice)
     page = client.get(reverse("training:run_detail", args=[run.code]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Why it stopped:" in page and "the maximum number of steps was reached" in page
-    assert "(estimated " in page  # the actual time next to the estimate
+    assert 'class="figure-note">estimated ' in page  # the actual time next to the estimate
+    assert "of training steps; the rest is evaluating" in page  # and how much of it the loop took
 
 
 @pytest.mark.slow

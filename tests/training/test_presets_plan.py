@@ -87,7 +87,8 @@ def test_the_new_run_page_offers_three_time_budgets(alice_client, corpus):
 
 
 @pytest.mark.parametrize("plan, metrics, expected", [
-    ({"limited_by": "budget"}, {"stop_reason": "max_steps", "steps": 40}, "time budget was used up"),
+    ({"limited_by": "budget"}, {"stop_reason": "max_steps", "steps": 40},
+     "steps planned from the preset's time budget are done"),
     ({"limited_by": "epoch_cap", "max_epochs": 12.5}, {"stop_reason": "max_steps", "steps": 40}, "12.5 passes"),
     ({"limited_by": "max_steps"}, {"stop_reason": "max_steps", "steps": 40}, "maximum number of steps"),
     ({"limited_by": "epochs"}, {"stop_reason": "epochs", "steps": 40}, "number of epochs you set"),

@@ -320,7 +320,7 @@ class _Run:
                              learning_rate=scheduler.get_last_lr()[0],
                              message=f"Training for {total_steps} steps on {self.device}"
                                      f"{' with bf16 autocast' if self.bf16 else ''}, "
-                                     f"{torch.get_num_threads()} threads{self.patience_note()}."))
+                                     f"{torch.get_num_threads()} thread{'' if torch.get_num_threads() == 1 else 's'}{self.patience_note()}."))
         self.stop_if_cancelled(state["step"])
         model.train()
         # The clock is read once before the loop and once per step, so a test's clock that moves

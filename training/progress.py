@@ -63,10 +63,10 @@ class ProgressReporter:
             self.fields["val_loss"] = progress.val_loss
         if event == "checkpoint":
             self.fields["checkpoint_step"] = step
-        if event == "done":
+        if event in ("finishing", "done"):
             self.fields["eta_seconds"] = 0.0
         due = time.monotonic() - self.last_write >= conf.progress_write_seconds()
-        if due or event in ("start", "eval", "checkpoint", "done"):
+        if due or event in ("start", "eval", "checkpoint", "finishing", "done"):
             self.flush()
         return self.stop
 

@@ -136,7 +136,10 @@ def run_stop_reason(run) -> str:
                  "the best one, is kept.") % {"step": metrics.get("steps"), "best": metrics.get("best_step")}
     limited_by = (run.plan or {}).get("limited_by")
     if limited_by == "budget":
-        return _("Stopped at step %(step)s: the preset's time budget was used up.") % {"step": metrics.get("steps")}
+        # The steps were planned from the budget at the measured speed: a faster machine finishes them
+        # sooner than the budget, so "used up" would not be true.
+        return _("Stopped at step %(step)s: the steps planned from the preset's time budget are done.") % {
+            "step": metrics.get("steps")}
     if limited_by == "epoch_cap":
         return _("Stopped at step %(step)s after %(epochs)s passes over the text, the most allowed for a text "
                  "of this size (more would make the model memorise it).") % {

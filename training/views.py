@@ -4,6 +4,7 @@ Every lookup is owner-scoped: another user's dataset, run, progress, playground 
 download answers 404 (instructors may download any archive).
 """
 import logging
+from itertools import zip_longest
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -354,7 +355,7 @@ def run_delete(request, code):
 @login_required
 @require_GET
 def compare(request):
-    runs = TrainingRun.objects.filter(owner=request.user).exclude(status__in=TrainingRun.ACTIVE)
+    runs = TrainingRun.objects.filter(owner=request.user).exclude(status__in=TrainingRun.ACTIVE).select_related("dataset")
     form = CompareForm(request.GET if request.GET.get("a") and request.GET.get("b") else None)
     codes = [str(run.code) for run in runs[:2]]
     selected_a = request.GET.get("a") or (codes[0] if codes else "")
@@ -365,18 +366,26 @@ def compare(request):
         b = selectors.run_for_owner(request.user, form.cleaned_data["b"])
         series = history_series(a.history, prefix="a-") + history_series(b.history, prefix="b-")
         keys = sorted(set(a.hyperparameters) | set(b.hyperparameters))
+        samples = _paired_samples(a, b)
         context.update({
             "a": a, "b": b,
             "chart": loss_chart(series),
             "hyperparameters": [(key, a.hyperparameters.get(key), b.hyperparameters.get(key)) for key in keys
                                 if key != "sample_prompts"],
-            "samples": _paired_samples(a, b),
+            "samples": samples,
+            "same_prompts": not any("prompt_b" in sample for sample in samples),
             "different_datasets": a.dataset_id != b.dataset_id,
         })
     return render(request, "training/compare.html", context)
 
 
 def _paired_samples(a: TrainingRun, b: TrainingRun) -> list:
+    """A's samples next to B's for the same prompt; when the runs share no prompt (prompts come
+    from each run's own text), each run's samples in order, each with its own prompt."""
     by_prompt = {s.get("prompt"): s for s in b.samples or []}
-    return [{"prompt": s.get("prompt"), "a": s.get("tuned"), "b": (by_prompt.get(s.get("prompt")) or {}).get("tuned")}
-            for s in a.samples or []]
+    if any(s.get("prompt") in by_prompt for s in a.samples or []):
+        return [{"prompt": s.get("prompt"), "a": s.get("tuned"),
+                 "b": (by_prompt.get(s.get("prompt")) or {}).get("tuned")} for s in a.samples or []]
+    pairs = zip_longest(a.samples or [], b.samples or [], fillvalue={})
+    return [{"prompt": sa.get("prompt"), "a": sa.get("tuned"), "prompt_b": sb.get("prompt"), "b": sb.get("tuned")}
+            for sa, sb in pairs]

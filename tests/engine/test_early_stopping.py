@@ -78,6 +78,19 @@ def test_the_time_guard_ends_a_run_slower_than_planned_on_its_best_weights(make_
                and "Stopped at step 20: the training time limit of 5 s" in e.message for e in events)
 
 
+def test_the_time_left_counts_the_time_guard_and_the_end_is_announced(make_config, test_preset):
+    """Planned for 400 steps of 0.25 s (100 s) under a 5 s guard: the time left never promises
+    more than the guard allows, and once the steps are over the engine says it is finishing
+    (samples and export) with nothing left to count down."""
+    events = []
+    train(make_config(max_steps=400, eval_every_steps=7, max_train_seconds=5.0), events.append, clock=SteadyClock())
+    timed = [e for e in events if e.event in ("step", "eval", "checkpoint")]
+    assert timed and all(e.eta_seconds == round(5.0 - 0.25 * e.step, 1) for e in timed)
+    ends = [e for e in events if e.event not in ("log", "step", "eval", "checkpoint")]
+    assert [e.event for e in ends][-2:] == ["finishing", "done"]
+    assert (ends[-2].step, ends[-2].total_steps, ends[-2].eta_seconds) == (20, 20, 0.0)
+
+
 def test_a_time_guard_that_is_not_positive_is_refused(make_config, test_preset):
     import pytest
 

@@ -88,7 +88,8 @@ def test_the_new_run_page_offers_three_time_budgets(alice_client, corpus):
 
 
 @pytest.mark.parametrize("plan, metrics, expected", [
-    ({"limited_by": "budget"}, {"stop_reason": "max_steps", "steps": 40}, "time budget was used up"),
+    ({"limited_by": "budget"}, {"stop_reason": "max_steps", "steps": 40},
+     "steps planned from the preset's time budget are done"),
     ({"limited_by": "epoch_cap", "max_epochs": 12.5}, {"stop_reason": "max_steps", "steps": 40}, "12.5 passes"),
     ({"limited_by": "max_steps"}, {"stop_reason": "max_steps", "steps": 40}, "maximum number of steps"),
     ({"limited_by": "epochs"}, {"stop_reason": "epochs", "steps": 40}, "number of epochs you set"),
@@ -123,7 +124,8 @@ def test_a_finished_run_refines_the_speed_and_its_page_says_why_it_stopped(alice
     client.force_login(alice)
     page = client.get(reverse("training:run_detail", args=[run.code]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Why it stopped:" in page and "the maximum number of steps was reached" in page
-    assert "(estimated " in page  # the actual time next to the estimate
+    assert 'class="figure-note">estimated ' in page  # the actual time next to the estimate
+    assert "of training steps; the rest is evaluating" in page  # and how much of it the loop took
 
 
 @pytest.mark.slow

@@ -134,6 +134,43 @@ def test_a_run_that_has_not_counted_its_steps_shows_a_dash(alice, corpus, client
     page = client.get(reverse("training:run_detail", args=[run.code])).content.decode()
     assert '<dd data-field="step">3 / 16</dd>' in page
 
+def test_compare_shows_each_runs_own_samples_when_they_share_no_prompt(alice_client, alice, corpus):
+    """Prompts come from each run's own text: two runs on different texts share none, and the
+    page must show both runs' samples rather than A's next to an empty B."""
+    a, b = finished(alice, corpus), finished(alice, corpus)
+    TrainingRun.objects.filter(pk=a.pk).update(samples=[{"prompt": "今日の一句", "base": "x", "tuned": "　雨"}])
+    TrainingRun.objects.filter(pk=b.pk).update(
+        samples=[{"prompt": "Day 3 aboard", "base": "x", "tuned": " the Salt Magpie"},
+                 {"prompt": "Shanty:", "base": "x", "tuned": " haul away"}],
+        hyperparameters={"max_train_seconds": 90})
+    html = alice_client.get(reverse("training:compare") + f"?a={a.code}&b={b.code}",
+                            HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "no prompt in common" in html and "Samples for the same prompts" not in html
+    assert all(text in html for text in ["　雨", " the Salt Magpie", "Shanty:<mark> haul away</mark>"])
+    assert "Time limit of the training steps (seconds)" in html and "max_train_seconds" not in html
+
+
+def test_compare_pairs_samples_by_prompt_when_the_runs_share_prompts(alice_client, alice, corpus):
+    a, b = finished(alice, corpus), finished(alice, corpus)
+    html = alice_client.get(reverse("training:compare") + f"?a={a.code}&b={b.code}",
+                            HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Samples for the same prompts" in html and html.count("Once<mark> upon</mark>") == 2
+
+
+@pytest.mark.parametrize("step, total, title, eta", [
+    (0, 0, "Getting ready…", "3 min 20 s"),  # before the first step: the plan's estimate
+    (7, 20, "Training", "3 min 20 s"),
+    (20, 20, "Finishing…", "—"),  # steps done, samples and export still running: no countdown
+])
+def test_the_progress_page_names_the_phase_of_a_running_run(alice_client, alice, corpus, step, total, title, eta):
+    run = TrainingRun.objects.create(owner=alice, dataset=corpus, status="running", step=step, total_steps=total,
+                                     eta_seconds=200)
+    fragment = alice_client.get(reverse("training:run_progress", args=[run.code]),
+                                HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    heading = fragment.split("<h2>")[1].split("</h2>")[0]
+    assert title in heading
+    assert f'<dd data-field="eta">{eta}</dd>' in fragment
+
 
 # Sample prompts ------------------------------------------------------------------------------
 

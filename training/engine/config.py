@@ -56,7 +56,7 @@ class TrainConfig:
 
 @dataclass
 class Progress:
-    event: str  # "start" | "step" | "eval" | "checkpoint" | "log" | "done"
+    event: str  # "start" | "step" | "eval" | "checkpoint" | "log" | "finishing" | "done"
     step: int = 0
     total_steps: int = 0
     epoch: float = 0.0

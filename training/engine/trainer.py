@@ -330,7 +330,7 @@ class _Run:
                              code="start_bf16" if self.bf16 else "start",
                              params={"total_steps": total_steps, "device": self.device, "threads": threads},
                              message=f"Training for {total_steps} steps on {self.device}"
-                                     f"{' with bf16 autocast' if self.bf16 else ''}, {threads} threads."))
+                                     f"{' with bf16 autocast' if self.bf16 else ''}, {threads} thread{'' if threads == 1 else 's'}."))
         if config.early_stopping_patience:
             self.log("patience", f"Early stopping after {config.early_stopping_patience} evaluations "
                                  "without improvement.", patience=config.early_stopping_patience)
@@ -351,9 +351,12 @@ class _Run:
             # The ETA uses the average pace of this attempt, not the last window (a single step
             # can be quick or slow for reasons that say nothing about the rest of the run).
             seconds_per_step = (now - loop_started) / (step - step_before)
+            eta = (total_steps - step) * seconds_per_step
+            if config.max_train_seconds:  # a busy machine: the time guard ends the loop before its steps do
+                eta = min(eta, max(0.0, config.max_train_seconds - state["seconds"]))
             progress = dict(step=step, total_steps=total_steps, epoch=round(step * config.grad_accum / per_epoch, 3),
                             learning_rate=lr, tokens_per_second=round(window.speed(now), 1),
-                            eta_seconds=round((total_steps - step) * seconds_per_step, 1))
+                            eta_seconds=round(eta, 1))
             time_up = bool(config.max_train_seconds) and state["seconds"] >= config.max_train_seconds
             if step % eval_every == 0 or step == total_steps or time_up:
                 val = self.val_loss(model)
@@ -471,6 +474,11 @@ class _Run:
 
     # ---- the end -------------------------------------------------------------------------
     def finish(self, model, tokenizer, baseline, base_name, state, started) -> TrainResult:
+        # The steps are over; samples and the export still take a while: say so, so that a
+        # progress page does not show a stale "time left" meanwhile.
+        self.report(Progress("finishing", step=state["step"], total_steps=state["step"], eta_seconds=0.0,
+                             overfitting=state["overfitting"],
+                             message="Training steps done; writing samples and saving the model."))
         best = ckpt.best_weights(os.path.join(self.out, "best"))
         if best:  # export the weights with the lowest validation loss
             ckpt.load_trainable_state(model, best)

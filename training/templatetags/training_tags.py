@@ -97,6 +97,7 @@ def _setting_labels() -> dict:
         "seed": _("Random seed"),
         "early_stopping_patience": _("Early stopping: evaluations without improvement"),
         "eval_every_steps": _("Evaluate every (steps)"),
+        "max_train_seconds": _("Time limit of the training steps (seconds)"),
     }
 
 

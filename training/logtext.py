@@ -53,6 +53,7 @@ LINES = {
                             "kept."),
     "stopped_max_steps": _("Stopped at step %(step)s: the maximum number of steps reached."),
     "stopped_epochs": _("Stopped at step %(step)s after %(epochs)s epochs."),
+    "finishing": _("Training steps done; writing samples and saving the model."),
     "done": _("Done: validation loss %(base_val_loss)s → %(val_loss)s, %(base_val_bpc)s → %(val_bpc)s bits per "
               "character."),
     # The job

@@ -17,7 +17,7 @@ from .test_early_stopping import SteadyClock
 ENGINE_CODES = {
     "data", "base_scratch", "base_pretrained", "lora", "base_eval", "start", "start_bf16", "patience", "eval",
     "checkpoint", "checkpoint_ignored", "resumed", "overfitting", "early_stop", "stopped_time_limit",
-    "stopped_max_steps", "stopped_epochs", "done",
+    "stopped_max_steps", "stopped_epochs", "finishing", "done",
 }
 
 

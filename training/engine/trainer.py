@@ -477,7 +477,7 @@ class _Run:
         # The steps are over; samples and the export still take a while: say so, so that a
         # progress page does not show a stale "time left" meanwhile.
         self.report(Progress("finishing", step=state["step"], total_steps=state["step"], eta_seconds=0.0,
-                             overfitting=state["overfitting"],
+                             overfitting=state["overfitting"], code="finishing", params={},
                              message="Training steps done; writing samples and saving the model."))
         best = ckpt.best_weights(os.path.join(self.out, "best"))
         if best:  # export the weights with the lowest validation loss

@@ -26,6 +26,20 @@ def test_a_new_measurement_moves_the_figure_as_a_moving_average():
                                        tokens_per_second=0, source=Calibration.RUN)
 
 
+def test_one_run_on_a_busy_machine_moves_the_figure_only_a_little():
+    """Seen: a run at 230 tokens/s (other work on the machine) against a figure of 2,944 dragged
+    the figure to 2,129 and the next runs were planned far too short."""
+    record = lambda speed: calibration.calibration_record(  # noqa: E731
+        base_key="scratch:tiny", block_size=128, batch_size=8, device="cpu", tokens_per_second=speed,
+        source=Calibration.RUN)
+    record(2944.0)
+    assert record(230.0).tokens_per_second == pytest.approx(2944 * (1 - calibration.EMA_WEIGHT / 2))
+    # A lasting change still comes through within a few runs.
+    for _ in range(8):
+        figure = record(6000.0).tokens_per_second
+    assert figure > 5000
+
+
 def test_the_speed_is_the_exact_setting_then_the_nearest_batch_then_a_guess():
     guess = calibration.speed_for(base_key="scratch:tiny", block_size=128, batch_size=8)
     assert not guess["calibrated"] and guess["tokens_per_second"] > 0

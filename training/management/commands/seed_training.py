@@ -22,8 +22,8 @@ CORPUS_NAMES = {
 BASE_MODELS = [
     # key, name, kind, source, language, size, order. Names are msgids: BaseModel.display_name
     # shows them translated (an instructor's own name is shown as typed).
-    ("tiny", "Tiny GPT (from scratch)", BaseModel.SCRATCH, "tiny", "", "", 1),
-    ("small", "Small GPT (from scratch)", BaseModel.SCRATCH, "small", "", "", 2),
+    ("tiny", gettext_noop("Tiny GPT (from scratch)"), BaseModel.SCRATCH, "tiny", "", "", 1),
+    ("small", gettext_noop("Small GPT (from scratch)"), BaseModel.SCRATCH, "small", "", "", 2),
     ("gpt2", "GPT-2 (124M)", BaseModel.PRETRAINED, "gpt2", "en", "124M", 10),
     ("distilgpt2", "DistilGPT-2 (82M)", BaseModel.PRETRAINED, "distilgpt2", "en", "82M", 11),
     # rinna's Japanese GPT-2 (MIT): GPT-2 weights, SentencePiece vocabulary of 32,000 pieces.

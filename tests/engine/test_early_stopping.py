@@ -3,6 +3,7 @@ evaluations, keeps the best weights, and says why it stopped. Deterministic: a t
 blocks, memorised within a few dozen steps at a high learning rate."""
 from pathlib import Path
 
+from tests.factories import SteadyClock
 from training.engine import train
 
 
@@ -52,17 +53,6 @@ def test_a_patience_below_one_is_refused(make_config, test_preset):
     with pytest.raises(EngineError) as refused:
         train(make_config(early_stopping_patience=0))
     assert refused.value.code == "invalid_config"
-
-
-class SteadyClock:
-    """Each reading a quarter of a second after the previous one: the engine reads it once per step."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += 0.25
-        return self.now
 
 
 def test_the_time_guard_ends_a_run_slower_than_planned_on_its_best_weights(make_config, test_preset):

@@ -3,6 +3,7 @@ import os
 
 import pytest
 
+from tests.factories import SteadyClock
 from training.engine import TrainingCancelled, train
 from training.engine.checkpoints import latest_checkpoint
 
@@ -84,18 +85,6 @@ def test_a_checkpoint_from_other_settings_is_not_resumed(make_config, test_prese
     train(make_config(max_steps=12, learning_rate=1e-3), events.append)
     assert [e.step for e in events if e.event == "start"] == [0]
     assert any("ignored" in e.message for e in events)
-
-
-class SteadyClock:
-    """A clock that moves a quarter of a second at every reading: each step "takes" the same
-    time, however fast or loaded the machine is."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        self.now += 0.25
-        return self.now
 
 
 def test_progress_carries_speed_eta_and_learning_rate(make_config, test_preset):

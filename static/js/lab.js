@@ -485,25 +485,34 @@
     return ticks;
   }
 
-  function lossChart(history, marker) {
+  // options (the learning-rate chart): series [[key, field], ...], fromZero (the y axis starts at 0),
+  // format (tick labels), title.
+  function lossChart(history, marker, options) {
+    const opts = options || {};
+    const format = opts.format || ((value) => number(value));
     const width = 640, height = 260, left = 52, right = 16, top = 14, bottom = 34;
-    const series = [["train", "train_loss"], ["val", "val_loss"]].map(([key, field]) => ({
+    const series = (opts.series || [["train", "train_loss"], ["val", "val_loss"]]).map(([key, field]) => ({
       key, points: history.filter((p) => p[field] !== null && p[field] !== undefined).map((p) => [p.step, p[field]]),
     })).filter((s) => s.points.length);
     const all = series.flatMap((s) => s.points);
     let xMin = Math.min(...all.map((p) => p[0])), xMax = Math.max(...all.map((p) => p[0]));
     if (xMax === xMin) xMax = xMin + 1;
     let yMin = Math.min(...all.map((p) => p[1])), yMax = Math.max(...all.map((p) => p[1]));
-    const margin = (yMax - yMin) * 0.08 || 0.5;
-    yMin = Math.max(0, yMin - margin);
-    yMax += margin;
+    if (opts.fromZero) {
+      yMin = 0;
+      yMax = yMax * 1.08 || 1;
+    } else {
+      const margin = (yMax - yMin) * 0.08 || 0.5;
+      yMin = Math.max(0, yMin - margin);
+      yMax += margin;
+    }
     const px = (x) => left + (x - xMin) / (xMax - xMin) * (width - left - right);
     const py = (y) => top + (1 - (y - yMin) / (yMax - yMin)) * (height - top - bottom);
     const chart = svg("svg", { viewBox: "0 0 " + width + " " + height, class: "lab-loss-chart", role: "img" },
-      svg("title", {}, T.loss_title));
+      svg("title", {}, opts.title || T.loss_title));
     niceTicks(yMin, yMax, 5).forEach((tick) => {
       chart.append(svg("line", { class: "grid", x1: left, x2: width - right, y1: py(tick), y2: py(tick) }),
-        svg("text", { x: left - 6, y: py(tick), "text-anchor": "end", "dominant-baseline": "middle" }, number(tick)));
+        svg("text", { x: left - 6, y: py(tick), "text-anchor": "end", "dominant-baseline": "middle" }, format(tick)));
     });
     niceTicks(xMin, xMax, 6).forEach((tick) => {
       chart.append(svg("text", { x: px(tick), y: height - bottom + 16, "text-anchor": "middle" }, number(tick, 0)));
@@ -550,6 +559,14 @@
           el("figcaption", { class: "lab-legend" },
             el("span", { class: "lab-legend-train" }, T.loss_train),
             el("span", { class: "lab-legend-val" }, T.loss_val))));
+      }
+      // {{ lab:my-run-loss show="lr" }}: the learning rate of every history point, under the loss.
+      const lrPoints = root.dataset.show === "lr" ? data.history.filter((p) => p.lr !== null && p.lr !== undefined) : [];
+      if (lrPoints.length) {
+        parts.push(el("figure", { class: "lab-loss lab-lr" },
+          lossChart(lrPoints, null, { series: [["lr", "lr"]], fromZero: true, title: T.loss_lr,
+            format: (value) => (value === 0 ? "0" : value.toExponential(1)) }),
+          el("figcaption", { class: "lab-legend" }, el("span", { class: "lab-legend-lr" }, T.loss_lr))));
       }
       if (data.bpc) parts.push(el("p", { class: "lab-bpc" }, t("loss_bpc", { first: data.bpc.first, last: data.bpc.last })));
       if (data.observation) {

@@ -86,6 +86,12 @@ def test_lab_tags_become_placeholders_for_lab_js():
     assert "<p>Intro</p>" in html
 
 
+def test_the_loss_widget_can_be_asked_for_the_learning_rate_curve():
+    # Lesson 8: {{ lab:my-run-loss show="lr" }} draws the run's learning rate under its loss (lab.js).
+    html = render_markdown('{{ lab:my-run-loss show="lr" }}\n').html
+    assert html.strip() == '<div class="lab-embed" data-lab="my-run-loss" data-show="lr"></div>'
+
+
 def test_unknown_lab_widgets_and_tags_in_code_stay_text():
     html = render_markdown('{{ lab:rocket text="x" }}\n\n```text\n{{ lab:tokenizer text="x" }}\n```\n').html
     assert "lab-embed" not in html

@@ -77,6 +77,28 @@ def test_widgets_hydrate_inside_a_lesson(page, live_server, student):
     assert page.locator(".lab-tokenizer select.lab-select").input_value() == str(run.code)
 
 
+def test_the_loss_widget_draws_the_learning_rate_when_asked(page, live_server, transactional_db, make_lab_run):
+    """Lesson 8: {{ lab:my-run-loss show="lr" }} adds the run's learning-rate curve under its loss."""
+    from courses.models import Course, Lesson
+    from tests.factories import make_user
+
+    user = make_user("kenta")
+    make_lab_run(user, name="lr-run", history=[
+        {"step": s, "train_loss": 4.0 - s / 50, "val_loss": 4.1 - s / 60 if s % 10 == 0 else None,
+         "lr": 5e-5 * min(1.0, s / 5) * (1 - s / 60)} for s in range(1, 51)])
+    course = Course.objects.create(slug="lr-e2e", language="en", title="LR course", published=True, order=1)
+    lesson = Lesson.objects.create(course=course, slug="08-lr", order=1, title="Schedule", summary="", published=True,
+                                   body_md='## Try\n\n{{ lab:my-run-loss show="lr" }}\n')
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, live_server, user.username)
+    page.goto(live_server.url + lesson.get_absolute_url())
+    page.wait_for_selector(".lab-my-run-loss .lab-lr polyline.series-lr")
+    assert page.locator(".lab-my-run-loss figure").count() == 2  # loss, then learning rate
+    assert "e-5" in page.inner_text(".lab-my-run-loss .lab-lr")  # tick labels in scientific notation
+    assert errors == []
+
+
 def test_a_logged_out_reader_is_asked_to_log_in(page, live_server, transactional_db):
     from courses.models import Course, Lesson
 

@@ -128,3 +128,14 @@ def test_api_gives_bits_per_character(client, alice, make_lab_run):
     data = client.get(reverse("lab:api_my_run_loss")).json()
     assert data["bpc"] == {"first": 5.2, "last": 3.9, "best": 3.9}
     assert [p["val_bpc"] for p in data["history"]] == [5.2, 3.9]
+
+
+def test_api_gives_the_learning_rate_of_every_point(client, alice, make_lab_run):
+    # The trainer records the scheduler's rate in every history point; lesson 8's widget draws it.
+    points = [{"step": 5, "train_loss": 4.0, "val_loss": None, "lr": 5e-5},
+              {"step": 10, "train_loss": 3.0, "val_loss": 3.1, "lr": 4.9e-5},
+              {"step": 15, "train_loss": 2.9, "val_loss": None}]
+    make_lab_run(alice, name="lr", history=points)
+    client.force_login(alice)
+    data = client.get(reverse("lab:api_my_run_loss")).json()
+    assert [p["lr"] for p in data["history"]] == [5e-5, 4.9e-5, None]

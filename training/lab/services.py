@@ -234,7 +234,7 @@ def run_loss_view(user, code=None) -> dict:
     if run is None:
         return {"run": None, "history": [], "observation": None}
     history = [{"step": int(p["step"]), "train_loss": p.get("train_loss"), "val_loss": p.get("val_loss"),
-                "val_bpc": p.get("val_bpc")}
+                "val_bpc": p.get("val_bpc"), "lr": p.get("lr")}
                for p in (run.history or []) if p.get("step") is not None]
     observation = loss_observation(history)
     return {

@@ -102,6 +102,7 @@ def _widget_texts() -> dict:
         "loss_demo": _("You have no run with a loss curve yet, so this is the site demo model's curve."),
         "loss_train": _("training loss"),
         "loss_val": _("validation loss"),
+        "loss_lr": _("Learning rate"),
         "loss_bpc": _("Bits per character on held-out text: {first} at the first evaluation, {last} at the latest."),
         "loss_step": _("step"),
         "loss_best": _("lowest validation loss"),

@@ -1,7 +1,12 @@
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -43,3 +48,19 @@ def set_language(request):
         user.preferred_language = language
         user.save(update_fields=["preferred_language"])
     return response
+
+
+def superuser_required(view):
+    """Superusers only (django-rq's dashboard can delete, requeue or stop any job): staff who
+    are not superusers get 403, anyone else the admin's login page."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        user = request.user
+        if user.is_active and user.is_superuser:
+            return view(request, *args, **kwargs)
+        if user.is_authenticated:
+            raise PermissionDenied
+        return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+
+    return wrapped

@@ -176,6 +176,7 @@ def run_new(request):
         "missing_bases": form.missing_bases,
         "has_datasets": bool(form.datasets),
         "active_count": TrainingRun.objects.filter(owner=request.user, status__in=TrainingRun.ACTIVE).count(),
+        "email_unverified": services.email_unverified(request.user),
     }, status=status)
 
 

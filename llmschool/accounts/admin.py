@@ -11,9 +11,14 @@ from llmschool.accounts.views import superuser_required
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    fieldsets = BaseUserAdmin.fieldsets + ((_("Learning"), {"fields": ("preferred_language",)}),)
-    list_display = ("username", "email", "is_staff", "preferred_language", "date_joined")
-    list_filter = BaseUserAdmin.list_filter + ("preferred_language",)
+    fieldsets = BaseUserAdmin.fieldsets + (
+        (_("Learning"), {"fields": ("preferred_language",)}),
+        (_("Sign up"), {"fields": ("email_verified", "signup_ip")}),
+    )
+    readonly_fields = ("signup_ip",)
+    list_display = ("username", "email", "email_verified", "is_staff", "preferred_language", "date_joined")
+    list_filter = BaseUserAdmin.list_filter + ("preferred_language", "email_verified")
+    search_fields = BaseUserAdmin.search_fields + ("signup_ip",)
 
 
 class SuperuserQueueAdmin(QueueAdmin):

@@ -140,6 +140,16 @@ AXES_IPWARE_PROXY_COUNT = envint("PROXY_COUNT", 0, "reverse proxies in front (fo
                                  minimum=0) or None
 AXES_VERBOSE = False
 
+# Sign-up: accounts created from one client address (the throttle's address above, proxy-aware)
+# within a window; a classroom behind one NAT address signs up together, hence the room.
+SIGNUP_LIMIT_PER_ADDRESS = envint("SIGNUP_LIMIT_PER_ADDRESS", 30,
+                                  "accounts one client address may create within `SIGNUP_WINDOW_MINUTES` "
+                                  "(0: no limit)", minimum=0)
+SIGNUP_WINDOW_MINUTES = envint("SIGNUP_WINDOW_MINUTES", 60, "window of the sign-up limit (minutes)", minimum=1)
+REQUIRE_VERIFIED_EMAIL = envbool("REQUIRE_VERIFIED_EMAIL", False,
+                                 "a student must open the link e-mailed at sign-up before queuing a run "
+                                 "(needs working e-mail: set `EMAIL_HOST`)")
+
 # Internationalisation ---------------------------------------------------------
 LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", _("Japanese")), ("en", _("English"))]
@@ -214,6 +224,9 @@ RQ_SHOW_ADMIN_LINK = True
 TRAINING_MAX_ACTIVE_RUNS_PER_USER = envint("TRAINING_MAX_ACTIVE_RUNS_PER_USER", 1,
                                            "quota of queued or running runs per student", minimum=1)
 TRAINING_MAX_QUEUED_RUNS = envint("TRAINING_MAX_QUEUED_RUNS", 50, "cap on the whole queue", minimum=0)
+TRAINING_MAX_QUEUED_RUNS_PER_ADDRESS = envint(
+    "TRAINING_MAX_QUEUED_RUNS_PER_ADDRESS", 20,
+    "queued runs of accounts signed up from one client address (so one address cannot fill the queue)", minimum=1)
 TRAINING_MAX_TOKEN_BUDGET = envint("TRAINING_MAX_TOKEN_BUDGET", 50_000_000, "tokens × epochs one run may process",
                                    minimum=1)
 TRAINING_HEARTBEAT_STALE_SECONDS = envfloat("TRAINING_HEARTBEAT_STALE_SECONDS", 90.0,
@@ -238,6 +251,13 @@ TRAINING_EXTRA_HYPERPARAMETERS = envjson("TRAINING_EXTRA_HYPERPARAMETERS", {},
                                          "`{\"num_threads\": 2}`; bounded like any other value")
 TRAINING_CALIBRATE_AT_START = envbool("TRAINING_CALIBRATE_AT_START", True,
                                       "a starting training worker measures the speed of bases that have no figure yet")
+# Archive downloads: the web process checks who may download, then hands the file to the proxy
+# (its worker is free at once; the proxy serves byte ranges). Unset: Django streams the file itself.
+DOWNLOAD_ACCEL = envstr("DOWNLOAD_ACCEL", "", "`nginx` (X-Accel-Redirect) or `apache` (X-Sendfile, mod_xsendfile): "
+                        "the proxy sends archives; unset: Django streams them", choices=("nginx", "apache"))
+DOWNLOAD_ACCEL_PREFIX = envstr("DOWNLOAD_ACCEL_PREFIX", "/protected-runs/",
+                               "with `nginx`: the `internal` location whose `alias` is the runs directory",
+                               prefixes=("/",))
 LAB_MAX_LOADED_MODELS = envint("LAB_MAX_LOADED_MODELS", 4, "models kept in memory by the lab and playground",
                                minimum=1)
 LAB_TORCH_THREADS = envint("LAB_TORCH_THREADS", 1,

@@ -19,6 +19,15 @@ def max_queued_runs() -> int:
     return settings.TRAINING_MAX_QUEUED_RUNS
 
 
+def max_queued_runs_per_address() -> int:
+    """Queued runs of all the accounts signed up from one client address (User.signup_ip)."""
+    return settings.TRAINING_MAX_QUEUED_RUNS_PER_ADDRESS
+
+
+def require_verified_email() -> bool:
+    return settings.REQUIRE_VERIFIED_EMAIL
+
+
 def heartbeat_stale_seconds() -> float:
     return settings.TRAINING_HEARTBEAT_STALE_SECONDS
 

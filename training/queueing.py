@@ -80,10 +80,14 @@ def job_status(job: Job | None):
         return None
 
 
-def job_delete(job_id: str, connection=None) -> None:
-    job = job_fetch(job_id, connection)
-    if job is not None:
-        try:
+def job_delete(job_id: str, connection=None) -> bool:
+    """Remove the job from Redis; False when Redis cannot be reached. A job left behind is
+    harmless: it cannot claim a run that is no longer queued (lifecycle.run_claim)."""
+    try:
+        job = job_fetch(job_id, connection)
+        if job is not None:
             job.delete()
-        except RedisError:
-            log.warning("could not delete job %s", job_id)
+    except (RedisError, OSError) as exc:
+        log.warning("could not delete job %s: %s", job_id, exc)
+        return False
+    return True

@@ -438,6 +438,24 @@ def _quota_message() -> str:
         "count": limit}
 
 
+def email_unverified(owner) -> bool:
+    """REQUIRE_VERIFIED_EMAIL is on and this student has not opened their link (instructors never wait)."""
+    return conf.require_verified_email() and not getattr(owner, "email_verified", True) and not owner.is_instructor
+
+
+def _check_queue_room(owner) -> None:
+    """The whole queue's cap, and a share of it per sign-up address: accounts created from one
+    address (a script, or one classroom's NAT) cannot take every place in the queue."""
+    queued = TrainingRun.objects.filter(status=TrainingRun.QUEUED)
+    if queued.count() >= conf.max_queued_runs():
+        raise RunRefused(_("The training queue is full right now. Please try again in a little while."),
+                         code="queue_full")
+    address = getattr(owner, "signup_ip", None)
+    if address and queued.filter(owner__signup_ip=address).count() >= conf.max_queued_runs_per_address():
+        raise RunRefused(_("Many runs from your network are already waiting in the queue. Please try again "
+                           "when some of them have started."), code="address_full")
+
+
 def training_run_create(*, owner, dataset: Dataset, base_model: BaseModel | None = None,
                         base_run: TrainingRun | None = None, preset: str = "quick", options: dict | None = None,
                         extra: dict | None = None, name: str = "") -> TrainingRun:
@@ -447,6 +465,9 @@ def training_run_create(*, owner, dataset: Dataset, base_model: BaseModel | None
     both are checked against BOUNDS. Raises ValidationError or RunRefused. When Redis is
     down the run stays queued with `run.enqueued` False; the reconciler enqueues it later.
     """
+    if email_unverified(owner):
+        raise RunRefused(_("Confirm your e-mail address before queuing a run: open the link we sent you, "
+                           "or ask for a new one."), code="unverified")
     plan = run_plan(owner=owner, dataset=dataset, base_model=base_model, base_run=base_run, preset=preset,
                     options={**(options or {}), **(extra or {})})
     for _try in range(3):
@@ -455,9 +476,7 @@ def training_run_create(*, owner, dataset: Dataset, base_model: BaseModel | None
                 slot = _free_slot(owner)
                 if slot is None:
                     raise RunRefused(_quota_message(), code="quota")
-                if TrainingRun.objects.filter(status=TrainingRun.QUEUED).count() >= conf.max_queued_runs():
-                    raise RunRefused(_("The training queue is full right now. Please try again in a little while."),
-                                     code="queue_full")
+                _check_queue_room(owner)
                 run = TrainingRun.objects.create(
                     owner=owner, dataset=dataset, base_model=None if base_run else base_model, base_run=base_run,
                     preset=preset, hyperparameters=plan["hyperparameters"], plan=plan["plan"], name=dataset_display_name(name)[:120]

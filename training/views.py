@@ -9,7 +9,7 @@ from itertools import zip_longest
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -17,6 +17,7 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from training import conf, selectors, services
 from training.charts import history_series, loss_chart
+from training.downloads import archive_response
 from training.forms import CompareForm, DatasetUploadForm, PlaygroundForm, RunForm
 from training.loss_reading import loss_observation
 from training.logtext import lines_text
@@ -176,6 +177,7 @@ def run_new(request):
         "missing_bases": form.missing_bases,
         "has_datasets": bool(form.datasets),
         "active_count": TrainingRun.objects.filter(owner=request.user, status__in=TrainingRun.ACTIVE).count(),
+        "email_unverified": services.email_unverified(request.user),
     }, status=status)
 
 
@@ -335,8 +337,10 @@ def run_download(request, code):
     run = query.first()
     if run is None or run.archive_path is None or not run.archive_path.is_file():
         raise Http404("No archive")
-    return FileResponse(open(run.archive_path, "rb"), as_attachment=True, filename=run.archive_name,
-                        content_type="application/zip")
+    try:
+        return archive_response(request, run.archive_path, run.archive_name)
+    except FileNotFoundError:  # deleted since the check above
+        raise Http404("No archive") from None
 
 
 @login_required

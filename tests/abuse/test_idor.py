@@ -21,6 +21,7 @@ NOT_OWNER_SCOPED = {
     "quizzes:detail": "quizzes are shared by every student",
     "quizzes:attempt_start": "starts an attempt for the requesting user only",
     "password_reset_confirm": "Django's signed token",
+    "email_verify_confirm": "a signed token naming the account and its address (tests/abuse/test_email_verification.py)",
 }
 SECRET_MARKERS = (b"alice-model-7f3a", b"alice-diary")
 

@@ -60,6 +60,7 @@ ROLES = {
     # what a request sees: views, admin, forms, template tags, page helpers
     "views": PRESENTATION, "admin": PRESENTATION, "forms": PRESENTATION, "context_processors": PRESENTATION,
     "middleware": PRESENTATION, "dashboard": PRESENTATION, "strings": PRESENTATION,
+    "downloads": PRESENTATION,
     # reads and writes on behalf of a page or a command
     "services": API, "selectors": API, "seeding": API, "roles": API,
     # a training run's life: transitions, jobs, the queue, the reconciler

@@ -8,6 +8,7 @@ device: shapes only, nothing allocated or downloaded).
 """
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,21 @@ def test_every_figure_of_the_arithmetic_is_in_the_lesson(language):
     text = lesson(language)
     missing = {name: value for name, value in figures().items() if value not in text}
     assert not missing, f"{language}/{SLUG}.md does not state (or states differently): {missing}"
+
+
+GROUPED_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+")
+
+
+def test_no_other_large_number_appears_and_both_languages_state_the_same_ones():
+    """A figure changed in one place only (a table cell, one language) fails here, even where the
+    correct figure still appears elsewhere: every comma-grouped number must be derived or quoted."""
+    quoted = {GPT2["context"], GPT2["intermediate"], TINYLLAMA["context"], TINYLLAMA["intermediate"],
+              LLAMA_7B_SHAPE["hidden"], LLAMA_7B_SHAPE["intermediate"], int(TINYLLAMA["rope_theta"])}
+    allowed = {value.split(" ")[0] for value in figures().values()} | {f"{n:,}" for n in quoted}
+    found = {language: sorted(GROUPED_NUMBER.findall(lesson(language))) for language in LANGUAGES}
+    for language, numbers in found.items():
+        assert not set(numbers) - allowed, f"{language}: numbers the arithmetic does not give: {set(numbers) - allowed}"
+    assert found["en"] == found["ja"]
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

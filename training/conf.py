@@ -115,7 +115,7 @@ def storage_quota_mb() -> int:
 
 
 def resume_keep_hours() -> float:
-    """How long a failed run keeps its newest checkpoint, so that a requeue resumes from it."""
+    """How long a failed or cancelled run keeps its newest checkpoint, so that a requeue resumes from it."""
     return settings.TRAINING_RESUME_KEEP_HOURS
 
 

@@ -5,15 +5,17 @@ What a run keeps once it is final (README "Disk"):
 - succeeded: its export/ (the playground, the lab and follow-up runs load it) and its archive.
   Checkpoints (optimizer state is about twice the weights), best/ (the same weights as the
   export), the scratch tokenizer's working copy and earlier attempts are removed.
-- failed: the newest attempt that has a checkpoint, for TRAINING_RESUME_KEEP_HOURS after it
-  failed, because an instructor can queue it again and it resumes there (a "disk full" failure
-  says exactly that); earlier attempts go at once, the rest when that time is over (a later
-  requeue then starts from step 0).
-- cancelled: nothing (the student stopped it; a requeue starts from step 0).
+- failed or cancelled: the newest attempt that has a checkpoint (with its best/ and tokenizer),
+  for TRAINING_RESUME_KEEP_HOURS after it ended, because an instructor can queue it again and
+  it resumes there (a "disk full" failure says so; a run cancelled in a slow checkpoint write
+  is requeued from its last good one). It counts towards the student's quota, so cancelling
+  run after run cannot fill the disk. Earlier attempts go at once, the rest when that time is
+  over (a later requeue starts from step 0); a run with no checkpoint keeps nothing.
 
 Final transitions prune at once (training/lifecycle.py, training/jobs.py); the sweep
 (`manage.py sweep_storage`, and the reconciler every TRAINING_STORAGE_SWEEP_INTERVAL_SECONDS)
-catches what they could not: the leftovers of final runs, failed runs past their time, and
+catches what they could not: the leftovers of final runs, failed and cancelled runs past their
+time, and
 run folders or dataset files whose row is gone. Anything modified within SWEEP_GRACE_SECONDS
 is left alone (a dataset file is written before its row is saved).
 
@@ -145,7 +147,8 @@ def run_bytes_expected(parameters: int) -> int:
 # What a final run keeps --------------------------------------------------------------------------
 
 def resume_keep_until(run: TrainingRun) -> datetime | None:
-    if run.status != TrainingRun.FAILED or run.finished_at is None:
+    """Until when a failed or cancelled run keeps what a requeue resumes from."""
+    if run.status not in (TrainingRun.FAILED, TrainingRun.CANCELLED) or run.finished_at is None:
         return None
     return run.finished_at + timedelta(hours=conf.resume_keep_hours())
 

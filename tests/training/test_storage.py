@@ -64,31 +64,35 @@ def test_a_succeeded_run_keeps_its_export_and_archive_only(alice, corpus):
     assert sorted(p.name for p in run.attempt_dir(1).iterdir()) == sorted(["export", run.archive_name])
 
 
-def test_a_cancelled_run_keeps_nothing(alice, corpus, bases, django_capture_on_commit_callbacks):
+def test_a_cancelled_run_without_a_checkpoint_keeps_nothing(alice, corpus, bases, django_capture_on_commit_callbacks):
     run = TrainingRun.objects.create(owner=alice, dataset=corpus, base_model=bases["tiny"], status="queued",
                                      attempt=2, active_slot=0)
-    training_files(run, 1)  # attempt 1 was lost; attempt 2 waits in the queue
+    training_files(run, 1, checkpoint=False)  # attempt 1 was lost before its first checkpoint
     with django_capture_on_commit_callbacks(execute=True):
         assert lifecycle.run_cancel(run_id=run.pk) == "cancelled"
     assert not run.run_dir.exists()
 
 
-def test_a_failed_run_keeps_its_newest_checkpoint_while_it_can_resume(alice, corpus, bases, settings,
-                                                                      django_capture_on_commit_callbacks):
-    settings.TRAINING_RESUME_KEEP_HOURS = 48
+@pytest.mark.parametrize("final", ["failed", "cancelled"])
+def test_a_stopped_run_keeps_its_newest_checkpoint_while_it_can_resume(final, alice, corpus, bases, settings,
+                                                                       django_capture_on_commit_callbacks):
+    settings.TRAINING_RESUME_KEEP_HOURS = 24
     run = TrainingRun.objects.create(owner=alice, dataset=corpus, base_model=bases["tiny"], status="running",
                                      attempt=2)
     training_files(run, 1)
     training_files(run, 2)
     with django_capture_on_commit_callbacks(execute=True):
-        assert lifecycle.run_fail(run_id=run.pk, attempt=2, code="disk_full")
+        if final == "failed":
+            assert lifecycle.run_fail(run_id=run.pk, attempt=2, code="disk_full")
+        else:
+            assert lifecycle.run_mark_cancelled(run_id=run.pk, attempt=2)
     run.refresh_from_db()
     # The earlier attempt goes at once; the newest checkpoint stays for a requeue, which resumes from it.
     assert sorted(p.name for p in run.run_dir.iterdir()) == ["attempt-2"]
     assert (run.attempt_dir(2) / "checkpoints" / "step-00000010" / "optimizer.pt").is_file()
-    assert storage.run_leftovers(run, now=run.finished_at + timedelta(hours=47)) == []
+    assert storage.run_leftovers(run, now=run.finished_at + timedelta(hours=23)) == []
     # Past the window everything goes; a requeue then starts from step 0.
-    storage.run_prune(run, now=run.finished_at + timedelta(hours=49))
+    storage.run_prune(run, now=run.finished_at + timedelta(hours=25))
     assert not run.run_dir.exists()
 
 
@@ -241,8 +245,8 @@ def test_the_sweep_removes_what_no_row_needs_after_the_grace_period(alice, corpu
     assert not any(path.exists() for path in expected)
     assert not_a_run.exists() and corpus.path.is_file() and succeeded.archive_path.is_file()
     assert (running.attempt_dir(1) / "checkpoints").is_dir() and (failed.attempt_dir(1) / "checkpoints").is_dir()
-    # The failed run's checkpoint goes once it can no longer resume.
-    swept = storage.sweep(now=failed.finished_at + timedelta(hours=49))
+    # The failed run's checkpoint goes once its time to resume is over.
+    swept = storage.sweep(now=failed.finished_at + timedelta(hours=25))
     assert [path for path, _size, _why in swept.removed] == [failed.run_dir] and not failed.run_dir.exists()
 
 

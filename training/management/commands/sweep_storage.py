@@ -6,7 +6,7 @@ from training.storage import SWEEP_GRACE_SECONDS, sweep
 
 class Command(BaseCommand):
     help = ("Remove files no run or dataset needs: run folders and dataset files whose row is gone, and what "
-            "finished runs no longer need (checkpoints, duplicate weights, failed runs' checkpoints past "
+            "finished runs no longer need (checkpoints, duplicate weights, failed and cancelled runs' checkpoints past "
             "TRAINING_RESUME_KEEP_HOURS). Files modified in the last hour are left alone. The training worker "
             "also does this every TRAINING_STORAGE_SWEEP_INTERVAL_SECONDS.")
 

@@ -4,13 +4,14 @@ import os
 import shutil
 import signal
 import threading
+from datetime import timedelta
 
 import pytest
 from rq import Queue
 from rq.job import Job
 
 from tests.logs import codes
-from training import hooks, jobs, lifecycle, progress, services
+from training import hooks, jobs, lifecycle, progress, services, storage
 from training.models import TrainingRun
 from training.queueing import QUEUE_NAME
 
@@ -28,8 +29,6 @@ def new_run(alice, corpus, base, **extra):
 
 
 def test_run_training_publishes_once(alice, corpus, bases, fast_runs, redis_conn, monkeypatch):
-    from training import storage
-
     measured, prune = {}, storage.run_prune_by_id
 
     def measuring(run_id):
@@ -82,7 +81,10 @@ def test_cancel_while_training_in_process(alice, corpus, bases, fast_runs, redis
         thread.join(60)
     run.refresh_from_db()
     assert outcome["result"] == "cancelled" and run.status == "cancelled" and run.step == 5
-    assert not run.run_dir.exists()  # a cancelled run keeps no files (best/ was written at step 5)
+    # It checkpointed as it stopped: a requeue resumes there, for TRAINING_RESUME_KEEP_HOURS; then nothing is kept.
+    assert [p.name for p in run.run_dir.iterdir()] == ["attempt-1"] and (run.attempt_dir(1) / "checkpoints").is_dir()
+    storage.run_prune(run, now=run.finished_at + timedelta(hours=25))
+    assert not run.run_dir.exists()
 
 
 def test_a_run_deleted_while_training_stops_and_leaves_no_files(alice, corpus, bases, fast_runs, redis_conn,

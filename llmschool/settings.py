@@ -243,6 +243,16 @@ TRAINING_PROGRESS_WRITE_SECONDS = envfloat("TRAINING_PROGRESS_WRITE_SECONDS", 1.
                                            "least time between two progress writes of a job "
                                            "(evaluations and checkpoints always write)", minimum=0)
 TRAINING_LOG_LINES = envint("TRAINING_LOG_LINES", 200, "log lines kept per run", minimum=1)
+# Disk: what final runs keep and how much a student may store (training/storage.py).
+TRAINING_STORAGE_QUOTA_MB = envint("TRAINING_STORAGE_QUOTA_MB", 5120,
+                                   "disk quota per student, datasets and runs together (MiB; a GPT-2 model keeps "
+                                   "about 1 GiB); instructors and staff have none; 0: no quota", minimum=0)
+TRAINING_RESUME_KEEP_HOURS = envfloat("TRAINING_RESUME_KEEP_HOURS", 24.0,
+                                      "how long a failed or cancelled run keeps its newest checkpoint so that a "
+                                      "requeue resumes from it (hours; it counts towards the quota)", minimum=0)
+TRAINING_STORAGE_SWEEP_INTERVAL_SECONDS = envfloat("TRAINING_STORAGE_SWEEP_INTERVAL_SECONDS", 3600.0,
+                                                   "how often the reconciler removes files no run or dataset needs "
+                                                   "(`manage.py sweep_storage` does it on demand)", minimum=1)
 TRAINING_PLAYGROUND_MAX_NEW_TOKENS = envint("TRAINING_PLAYGROUND_MAX_NEW_TOKENS", 200,
                                             "cap of the playground's generated length (within the engine's own cap)",
                                             minimum=1)

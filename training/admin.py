@@ -10,8 +10,37 @@ from training.models import BaseModel, Calibration, Dataset, TrainingRun
 from training.reasons import run_failure
 
 
+class DeleteThroughServices:
+    """Deleting here (one object, or the "delete selected" action) goes through the same service
+    as the student's delete: files removed with the row, and refused (with the reason on the
+    confirmation page, which then offers no delete) while a queued or running run needs it."""
+
+    def delete_refusal(self, obj):
+        raise NotImplementedError
+
+    def delete_with_service(self, obj):
+        raise NotImplementedError
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        refusals = [(obj, refusal) for obj in objs if (refusal := self.delete_refusal(obj))]
+        for obj, refusal in refusals:
+            self.message_user(request, f"{obj}: {refusal.message}", messages.ERROR)
+        return deleted, counts, perms_needed, list(protected) + [f"{obj}: {r.message}" for obj, r in refusals]
+
+    def delete_model(self, request, obj):
+        try:
+            self.delete_with_service(obj)
+        except services.RunRefused as exc:  # it changed since the confirmation page
+            self.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
 @admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):
+class TrainingRunAdmin(DeleteThroughServices, admin.ModelAdmin):
     list_display = ("short_code_column", "owner", "status", "base_column", "dataset", "progress_column", "attempt",
                     "error_code", "is_demo", "created_at")
     list_filter = ("status", "base_model", ("owner", admin.RelatedOnlyFieldListFilter), "is_demo", "error_code")
@@ -41,6 +70,12 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # runs are created by students through the site
+
+    def delete_refusal(self, run):
+        return services.training_run_delete_refusal(run)
+
+    def delete_with_service(self, run):
+        services.training_run_delete(run=run)
 
     # The model's `code` has no verbose name (and changing it needs a migration): label it here.
     @admin.display(description=_("code (in the run's URL)"))
@@ -113,7 +148,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(Dataset)
-class DatasetAdmin(admin.ModelAdmin):
+class DatasetAdmin(DeleteThroughServices, admin.ModelAdmin):
     list_display = ("name", "owner", "is_sample", "published", "language", "size_bytes", "tokens_column",
                     "error_code", "created_at")
     list_filter = ("is_sample", "published", "language", "error_code")
@@ -125,6 +160,12 @@ class DatasetAdmin(admin.ModelAdmin):
     fields = ("name", "description", "language", "file", "owner", "is_sample", "published", "code_field",
               "size_bytes", "encoding", "preparation", "report", "error_code", "error_params_field")
     actions = ("publish", "unpublish")
+
+    def delete_refusal(self, dataset):
+        return services.dataset_delete_refusal(dataset)
+
+    def delete_with_service(self, dataset):
+        services.dataset_delete(dataset=dataset)
 
     # `code` and `error_params` have no verbose names (changing them needs a migration): label them here.
     @admin.display(description=_("code (in the dataset's URL)"))

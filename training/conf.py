@@ -116,3 +116,17 @@ def lab_max_loaded_models() -> int:
 def lab_torch_threads() -> int:
     """Torch intra-op threads for inference in the web process (0: torch's default)."""
     return settings.LAB_TORCH_THREADS
+
+
+def storage_quota_mb() -> int:
+    """Disk quota per student, datasets and runs together (MiB; 0: none). See training/storage.py."""
+    return settings.TRAINING_STORAGE_QUOTA_MB
+
+
+def resume_keep_hours() -> float:
+    """How long a failed or cancelled run keeps its newest checkpoint, so that a requeue resumes from it."""
+    return settings.TRAINING_RESUME_KEEP_HOURS
+
+
+def storage_sweep_interval_seconds() -> float:
+    return settings.TRAINING_STORAGE_SWEEP_INTERVAL_SECONDS

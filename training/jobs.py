@@ -16,9 +16,10 @@ import shutil
 import traceback
 from pathlib import Path
 
+from django.db.utils import DatabaseError
 from django.utils import timezone
 
-from training import lifecycle
+from training import lifecycle, storage
 from training.attempts import attempt_dir_prepare
 from training.failures import failure_code
 from training.models import TrainingRun
@@ -46,6 +47,7 @@ def run_training(run_id: int, attempt: int) -> str:
         return _record_failure(run_id, attempt, exc)
     finally:
         heartbeat.stop()
+        _discard_if_deleted(run)
 
 
 def _train_and_publish(run: TrainingRun, attempt: int) -> str:
@@ -105,11 +107,21 @@ def _average_speed(data: dict) -> float | None:
 
 
 def _cleanup_after_publish(run: TrainingRun, attempt: int) -> None:
-    """Keep the export and the archive; checkpoints and older attempts only cost disk."""
-    shutil.rmtree(run.attempt_dir(attempt) / "checkpoints", ignore_errors=True)
-    for other in run.run_dir.glob("attempt-*"):
-        if other.name != f"attempt-{attempt}":
-            shutil.rmtree(other, ignore_errors=True)
+    """Keep the export and the archive; checkpoints, best/ (the export's weights again) and
+    older attempts only cost disk (training/storage.py)."""
+    storage.run_prune_by_id(run.pk)
+
+
+def _discard_if_deleted(run: TrainingRun) -> None:
+    """The run's row was deleted while this job ran (with its owner, say): its folder, which
+    the engine kept writing to, goes too, so a deleted run leaves nothing behind."""
+    try:
+        gone = not TrainingRun.objects.filter(pk=run.pk).exists()
+    except DatabaseError:
+        return  # the sweep removes it later
+    if gone:
+        shutil.rmtree(run.run_dir, ignore_errors=True)
+        log.warning("run %s was deleted while its job ran: its files are removed", run.pk)
 
 
 def _record_failure(run_id: int, attempt: int, exc: BaseException) -> str:
@@ -117,7 +129,9 @@ def _record_failure(run_id: int, attempt: int, exc: BaseException) -> str:
     detail = "".join(traceback.format_exception(exc))
     if code == "cancelled":
         run = TrainingRun.objects.filter(pk=run_id).first()
-        if run is not None and run.attempt == attempt and run.cancel_requested:
+        if run is None:
+            return "deleted"
+        if run.attempt == attempt and run.cancel_requested:
             lifecycle.run_mark_cancelled(run_id=run_id, attempt=attempt)
             return "cancelled"
         return "superseded"

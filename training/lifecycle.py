@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from training import conf, logtext
+from training import conf, logtext, storage
 from training.models import TrainingRun
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ def run_fail(*, run_id: int, attempt: int, code: str, detail: str = "", statuses
         log_lines=_appended(run.log_lines, logtext.entry("failed", {"reason": code})), **FINISHED_FIELDS)
     if done:
         log.info("run %s attempt %s failed: %s", run_id, attempt, code)
+        _prune_after_commit(run_id)
     return bool(done)
 
 
@@ -62,6 +63,7 @@ def run_mark_cancelled(*, run_id: int, attempt: int) -> bool:
                                           **FINISHED_FIELDS)
     if done:
         TrainingRun.objects.filter(pk=run_id, cancel_requested_at__isnull=True).update(cancel_requested_at=now)
+        _prune_after_commit(run_id)
     return bool(done)
 
 
@@ -76,11 +78,17 @@ def run_cancel(*, run_id: int) -> str:
     if _owned(run_id, run.attempt, [TrainingRun.QUEUED]).update(
             status=TrainingRun.CANCELLED, cancel_requested_at=now, finished_at=now,
             log_lines=_appended(run.log_lines, logtext.entry("cancelled")), **FINISHED_FIELDS):
+        _prune_after_commit(run_id)  # files of an earlier attempt, when it was queued again
         return "cancelled"
     if _owned(run_id, run.attempt, [TrainingRun.RUNNING]).filter(cancel_requested_at__isnull=True).update(
             cancel_requested_at=now):
         return "requested"
     return ""
+
+
+def _prune_after_commit(run_id: int) -> None:
+    """A final run keeps only what it still needs on disk (training/storage.py)."""
+    transaction.on_commit(lambda: storage.run_prune_by_id(run_id))
 
 
 def run_requeue(*, run_id: int, attempt: int, status: str, slot: int) -> bool:

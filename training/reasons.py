@@ -106,6 +106,8 @@ def dataset_error_message(code: str, params: dict | None = None) -> str:
         if limit:
             return str(_("The file is too large: the limit is %(limit)s.") % {"limit": filesizeformat(limit)})
         return str(_("The file is too large."))
+    if code == "storage_full":
+        return storage_full_message(params)
     if code == "too_small":
         return str(_("The text is too short to make even one training block. Add more text."))
     if code == "jsonl_missing_text":
@@ -113,6 +115,14 @@ def dataset_error_message(code: str, params: dict | None = None) -> str:
     if code == "csv_missing_text":
         return str(_("A .csv file needs a column named \"text\"."))
     return str(_("The file could not be read as a training text."))
+
+
+def storage_full_message(params: dict) -> str:
+    """A new dataset or run would not fit in the student's storage quota (training/storage.py)."""
+    return str(_("This needs about %(needed)s of storage, but only %(free)s of your %(limit)s is left. "
+                 "Delete runs or datasets you no longer need (on their pages), then try again.")
+               % {"needed": filesizeformat(params.get("needed") or 0), "free": filesizeformat(params.get("free") or 0),
+                  "limit": filesizeformat(params.get("limit") or 0)})
 
 
 def run_stop_reason(run) -> str:

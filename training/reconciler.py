@@ -8,7 +8,9 @@ should happen, Redis what does happen:
 - running, but the heartbeat is stale or the job is dead -> attempt+1, which resumes from the
   newest checkpoint, up to TRAINING_MAX_ATTEMPTS; then failed with "worker lost";
 - running, the job failed in RQ with a timeout -> failed with "timeout";
-- a cancel request the job cannot honour any more (dead or stale) -> cancelled.
+- a cancel request the job cannot honour any more (dead or stale) -> cancelled;
+- every TRAINING_STORAGE_SWEEP_INTERVAL_SECONDS (one worker per interval, by a Redis key):
+  the storage sweep removes files no run or dataset needs any more (training/storage.py).
 
 Every change is a fenced update (training/lifecycle.py), so running the reconciler twice, or
 next to a live job, never makes two executions publish.
@@ -21,7 +23,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 from rq.job import JobStatus
 
-from training import conf, lifecycle
+from training import conf, lifecycle, storage
 from training.models import TrainingRun
 from training import queueing
 from training.queueing import DEAD_STATUSES, job_fetch, job_status, run_enqueue
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 
 # A run committed a moment ago is enqueued by its own on_commit hook: leave it that long.
 ENQUEUE_GRACE = timedelta(seconds=5)
+# Set (with the sweep interval as its expiry) by the worker that sweeps; the others skip.
+SWEEP_KEY = "llmschool:storage-sweep"
 
 
 def reconcile(*, now=None) -> dict:
@@ -45,10 +49,25 @@ def reconcile(*, now=None) -> dict:
         counts[_reconcile_queued(run, now, connection)] += 1
     for run in TrainingRun.objects.filter(status=TrainingRun.RUNNING).order_by("pk"):
         counts[_reconcile_running(run, now, connection)] += 1
+    swept = _sweep_if_due(now, connection)
+    if swept:
+        counts["storage_swept"] = swept
     counts.pop("ok", None)
     if counts:
         log.info("reconciler: %s", dict(counts))
     return dict(counts)
+
+
+def _sweep_if_due(now, connection) -> int:
+    """The storage sweep, at most once per interval across all workers; paths removed."""
+    interval = max(1, int(conf.storage_sweep_interval_seconds()))
+    if not connection.set(SWEEP_KEY, now.isoformat(), nx=True, ex=interval):
+        return 0
+    try:
+        return len(storage.sweep(now=now).removed)
+    except OSError as exc:
+        log.warning("reconciler: storage sweep failed (%s)", exc)
+        return 0
 
 
 def _reconcile_queued(run: TrainingRun, now, connection) -> str:

@@ -70,3 +70,10 @@ def dataset_for_user(user, code, *, include_samples=True) -> Dataset:
     if dataset is None:
         raise Http404("No such dataset")
     return dataset
+
+
+def storage_usage(user):
+    """The user's bytes on disk (datasets and runs) against their quota: training.storage.Usage."""
+    from training.storage import usage_for
+
+    return usage_for(user)

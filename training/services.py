@@ -13,9 +13,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from training import conf, lifecycle
+from training import conf, lifecycle, storage
 from training.models import BaseModel, Dataset, TrainingRun
-from training.reasons import dataset_error_message
+from training.reasons import dataset_error_message, storage_full_message
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,7 @@ def dataset_create(*, owner, uploaded_file, name: str = "", language: str = "",
         raise DatasetRejected("too_large", {"max_bytes": max_bytes})
     if uploaded_file.size == 0:
         raise DatasetRejected("empty")
+    storage_check(owner=owner, needed=uploaded_file.size, as_dataset=True)
     raw = _read_upload(uploaded_file, max_bytes)
     text, preparation = _prepared(raw, uploaded_file.name or "", keep_notation)
     dataset = Dataset(owner=owner, name=dataset_display_name(name or uploaded_file.name), language=language)
@@ -160,11 +161,28 @@ def _delete_files(dataset: Dataset) -> None:
             stored.delete(save=False)
 
 
-def dataset_delete(*, dataset: Dataset) -> None:
+def dataset_delete_refusal(dataset: Dataset) -> RunRefused | None:
+    """Why this dataset cannot be deleted now (a queued or running run reads it), or None."""
     if dataset.runs.filter(status__in=TrainingRun.ACTIVE).exists():
-        raise RunRefused(_("A queued or running run uses this dataset. Cancel it first."), code="in_use")
-    _delete_files(dataset)
-    dataset.delete()
+        return RunRefused(_("A queued or running run uses this dataset. Cancel it first."), code="in_use")
+    return None
+
+
+def dataset_delete(*, dataset: Dataset) -> None:
+    """Delete a dataset and its files (students and the admin alike); refused while a queued
+    or running run uses it. The row goes in one conditional delete, so a run queued on it a
+    moment before keeps it."""
+    refusal = dataset_delete_refusal(dataset)
+    if refusal:
+        raise refusal
+    with transaction.atomic():
+        _total, deleted = Dataset.objects.filter(pk=dataset.pk).exclude(
+            runs__status__in=TrainingRun.ACTIVE).delete()
+    if not deleted.get(Dataset._meta.label) and Dataset.objects.filter(pk=dataset.pk).exists():
+        raise dataset_delete_refusal(dataset) or RunRefused(
+            _("The dataset changed in the meantime; reload and try again."), code="state")
+    for path in storage.dataset_files(dataset):
+        path.unlink(missing_ok=True)
 
 
 def datasets_for_user(user):
@@ -391,12 +409,13 @@ def run_plan(*, owner, dataset: Dataset, base_model: BaseModel | None = None, ba
     base_kind = "run" if base_run is not None else ("scratch" if base_model.is_scratch else "pretrained")
     base_source = base_run.export_dir if base_run is not None else base_model.source
     tokens = dataset_tokens_for(dataset=dataset, base_key=base_key, base_run=base_run)
+    parameters = base_parameters(base_key)
     overrides = {key: value for key, value in options.items() if key in PLAN_KEYS}
     overrides.setdefault("block_size", min(128, block_limit))
 
     def plan_at(speed: float) -> dict:
         return preset_plan(preset, base_kind=base_kind, base_source=str(base_source),
-                           parameters=base_parameters(base_key), tokens=tokens,
+                           parameters=parameters, tokens=tokens,
                            tokens_per_second=speed, overrides=overrides,
                            val_fraction=float(options.get("val_fraction", 0.1)))
 
@@ -420,7 +439,7 @@ def run_plan(*, owner, dataset: Dataset, base_model: BaseModel | None = None, ba
     plan = {**planned["plan"], "calibrated": speed["calibrated"], "device": speed["device"],
             "estimate_seconds": estimate}
     return {"hyperparameters": hyperparameters, "plan": plan, "budget": budget, "estimate_seconds": estimate,
-            "job_timeout": job_timeout_for(estimate)}
+            "job_timeout": job_timeout_for(estimate), "storage_bytes": storage.run_bytes_expected(parameters)}
 
 
 def _free_slot(owner) -> int | None:
@@ -470,6 +489,7 @@ def training_run_create(*, owner, dataset: Dataset, base_model: BaseModel | None
                            "or ask for a new one."), code="unverified")
     plan = run_plan(owner=owner, dataset=dataset, base_model=base_model, base_run=base_run, preset=preset,
                     options={**(options or {}), **(extra or {})})
+    storage_check(owner=owner, needed=plan["storage_bytes"])
     for _try in range(3):
         try:
             with transaction.atomic():
@@ -526,13 +546,47 @@ def training_run_requeue(*, run: TrainingRun) -> TrainingRun:
     return run
 
 
-def training_run_delete(*, run: TrainingRun) -> None:
-    """Delete a finished run and every file it wrote (checkpoints, export, archive)."""
+def training_run_delete_refusal(run: TrainingRun) -> RunRefused | None:
+    """Why this run cannot be deleted now, or None: it is queued or running, or a queued or
+    running run continues from it (that run loads this one's model when it starts)."""
     if run.is_active:
-        raise RunRefused(_("Cancel the run before deleting it."), code="active")
+        return RunRefused(_("Cancel the run before deleting it."), code="active")
+    if run.children.filter(status__in=TrainingRun.ACTIVE).exists():
+        return RunRefused(_("A queued or running run continues from this one. Wait for it to finish or cancel it, "
+                            "then delete this run."), code="base_in_use")
+    return None
+
+
+def training_run_delete(*, run: TrainingRun) -> None:
+    """Delete a finished run and every file it wrote (checkpoints, export, archive); students
+    and the admin alike. The row goes in one conditional delete (finished, no active run
+    continuing from it), so a requeue or a follow-up run a moment before keeps it."""
+    refusal = training_run_delete_refusal(run)
+    if refusal:
+        raise refusal
     run_dir = run.run_dir
-    run.delete()
+    with transaction.atomic():
+        _total, deleted = TrainingRun.objects.filter(pk=run.pk, status__in=TrainingRun.FINISHED).exclude(
+            children__status__in=TrainingRun.ACTIVE).delete()
+    if not deleted.get(TrainingRun._meta.label):
+        current = TrainingRun.objects.filter(pk=run.pk).first()
+        if current is not None:
+            raise training_run_delete_refusal(current) or RunRefused(
+                _("The run changed in the meantime; reload and try again."), code="state")
     shutil.rmtree(run_dir, ignore_errors=True)
+
+
+# Storage ----------------------------------------------------------------------------------
+
+def storage_check(*, owner, needed: int, as_dataset: bool = False) -> None:
+    """Refuse what would take the student over their storage quota (training/storage.py)."""
+    usage = storage.usage_for(owner)
+    if usage.fits(needed):
+        return
+    params = {"needed": int(needed), "free": int(usage.free or 0), "limit": int(usage.limit or 0)}
+    if as_dataset:
+        raise DatasetRejected("storage_full", params)
+    raise RunRefused(storage_full_message(params), code="storage_full")
 
 
 def training_run_set_demo(*, run: TrainingRun) -> None:

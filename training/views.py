@@ -36,6 +36,7 @@ def run_list(request):
         "runs": runs,
         "has_active": any(run.is_active for run in runs),
         "succeeded": [run for run in runs if run.status == TrainingRun.SUCCEEDED],
+        "storage": selectors.storage_usage(request.user),
     })
 
 
@@ -60,6 +61,7 @@ def dataset_list(request):
         "own": Dataset.objects.filter(owner=request.user),
         "samples": Dataset.objects.filter(is_sample=True, published=True, error_code=""),
         "max_bytes": conf.dataset_max_bytes(),
+        "storage": selectors.storage_usage(request.user),
     }, status=400 if request.method == "POST" else 200)
 
 

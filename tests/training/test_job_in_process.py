@@ -4,13 +4,14 @@ import os
 import shutil
 import signal
 import threading
+from datetime import timedelta
 
 import pytest
 from rq import Queue
 from rq.job import Job
 
 from tests.logs import codes
-from training import hooks, jobs, lifecycle, progress, services
+from training import hooks, jobs, lifecycle, progress, services, storage
 from training.models import TrainingRun
 from training.queueing import QUEUE_NAME
 
@@ -27,10 +28,23 @@ def new_run(alice, corpus, base, **extra):
     return services.training_run_create(owner=alice, dataset=corpus, base_model=base, extra={"max_steps": 12, **extra})
 
 
-def test_run_training_publishes_once(alice, corpus, bases, fast_runs, redis_conn):
+def test_run_training_publishes_once(alice, corpus, bases, fast_runs, redis_conn, monkeypatch):
+    measured, prune = {}, storage.run_prune_by_id
+
+    def measuring(run_id):
+        folder = TrainingRun.objects.get(pk=run_id).attempt_dir(1)
+        measured.update(before=storage.tree_bytes(folder), best=(folder / "best").is_dir())
+        return prune(run_id)
+
+    monkeypatch.setattr(storage, "run_prune_by_id", measuring)
     run = new_run(alice, corpus, bases["tiny"], sample_prompts=["the captain"])
     assert jobs.run_training(run.pk, 1) == "succeeded"
     run.refresh_from_db()
+    # On disk only the export and the archive stay (best/ held the export's weights again).
+    assert measured["best"] and sorted(p.name for p in run.attempt_dir(1).iterdir()) == ["export", run.archive_name]
+    after = storage.tree_bytes(run.run_dir)
+    assert after == storage.tree_bytes(run.export_dir) + run.archive_size < measured["before"]
+    print(f"tiny run on disk: {measured['before']} bytes before pruning, {after} after")
     assert (run.status, run.published_attempt, run.step, run.active_slot) == ("succeeded", 1, 12, None)
     assert run.archive_path.is_file() and run.archive_size == run.archive_path.stat().st_size
     assert (run.export_dir / "config.json").is_file() and not (run.attempt_dir(1) / "checkpoints").exists()
@@ -67,6 +81,32 @@ def test_cancel_while_training_in_process(alice, corpus, bases, fast_runs, redis
         thread.join(60)
     run.refresh_from_db()
     assert outcome["result"] == "cancelled" and run.status == "cancelled" and run.step == 5
+    # It checkpointed as it stopped: a requeue resumes there, for TRAINING_RESUME_KEEP_HOURS; then nothing is kept.
+    assert [p.name for p in run.run_dir.iterdir()] == ["attempt-1"] and (run.attempt_dir(1) / "checkpoints").is_dir()
+    storage.run_prune(run, now=run.finished_at + timedelta(hours=25))
+    assert not run.run_dir.exists()
+
+
+def test_a_run_deleted_while_training_stops_and_leaves_no_files(alice, corpus, bases, fast_runs, redis_conn,
+                                                               fault_worker, monkeypatch):
+    """Its row went (say with its owner's account): the job stops at its next progress report and
+    removes the folder it was writing to, instead of training on into a folder nobody owns."""
+    from tests.holds import with_holds
+
+    fault_worker.environment(hold=["eval:5"])
+    monkeypatch.setattr(progress.ProgressReporter, "__call__", with_holds(progress.ProgressReporter.__call__))
+    run = new_run(alice, corpus, bases["tiny"], max_steps=400)
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.update(result=jobs.run_training(run.pk, 1)))
+    thread.start()
+    try:
+        fault_worker.held("eval:5", timeout=60)
+        assert run.run_dir.is_dir()
+        TrainingRun.objects.filter(pk=run.pk).delete()
+    finally:
+        fault_worker.release("eval:5")
+        thread.join(60)
+    assert outcome["result"] == "deleted" and not run.run_dir.exists()
 
 
 def test_failures_are_recorded_with_a_reason(alice, corpus, bases, local_base, tiny_base_dir, fast_runs, redis_conn,

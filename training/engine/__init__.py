@@ -27,6 +27,7 @@ _EXPORTS = {
     "check_instructions": "instructions", "looks_like_instructions": "instructions",
     "InstructionReport": "instructions",
     "gpt2_tokenizer_dir": "tokenization", "MAX_NEW_TOKENS": "sampling",
+    "chat_token_view": "chat_view",
 }
 
 __all__ = sorted(_EXPORTS)

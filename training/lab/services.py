@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from training import selectors
 from training.engine import (
-    EngineError, attention_weights, configure_inference, gpt2_tokenizer_dir, next_token_distribution,
+    EngineError, attention_weights, chat_token_view, configure_inference, gpt2_tokenizer_dir, next_token_distribution,
     tokenize_view, vocabulary_size,
 )
 from training.loss_reading import bpc_summary, loss_observation, observation_text
@@ -28,6 +28,7 @@ DEFAULT_ATTENTION_TOKENS = 24
 MAX_PICKED_TOKENS = 64
 MAX_CANDIDATES = 50
 MAX_TEMPERATURE = 3.0
+MAX_CHAT_MESSAGE_CHARS = 300  # each message of the chat-template widget
 
 
 class LabInputError(Exception):
@@ -164,6 +165,26 @@ def tokenize_compare(text: str, run=None) -> dict:
         "japanese_chars": sum(1 for char in text if _is_japanese(char)),
         "tokenizers": sides,
     }
+
+
+# -- chat template ---------------------------------------------------------------------
+
+CHAT_ROLES = ("system", "user", "assistant")
+
+
+def chat_template_view(system: str, user: str, assistant: str) -> dict:
+    """A short conversation rendered with the chat template of instruction runs and split by
+    the GPT-2 tokenizer with the chat tokens, each token marked by whether its loss counts
+    (training.engine.chat_view; no model is loaded, so it runs in the web process)."""
+    texts = {"system": system, "user": user, "assistant": assistant}
+    for role, text in texts.items():
+        if len(text) > MAX_CHAT_MESSAGE_CHARS:
+            raise LabInputError("too_long", _("Each message may have at most %(max)s characters.")
+                                % {"max": MAX_CHAT_MESSAGE_CHARS}, max=MAX_CHAT_MESSAGE_CHARS, role=role)
+    if not user.strip() or not assistant.strip():
+        raise LabInputError("empty_message", _("Write both the user's message and the assistant's answer."))
+    messages = [{"role": role, "content": texts[role]} for role in CHAT_ROLES if role != "system" or system.strip()]
+    return {"messages": messages, **chat_token_view(gpt2_tokenizer_dir(), messages)}
 
 
 # -- next-token explorer ---------------------------------------------------------------

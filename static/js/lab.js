@@ -610,10 +610,9 @@
     const rendered = el("pre", { class: "lab-chat-rendered" });
     const count = el("p", { class: "lab-tok-count lab-chat-count", "aria-live": "polite" });
     const tokens = el("div", { class: "lab-tokens lab-chat-tokens" });
-    const legend = el("p", { class: "lab-legend lab-small" },
-      el("span", { class: "lab-swatch lab-chat-swatch counts" }), " " + T.chat_legend_counts + " ",
-      el("span", { class: "lab-swatch lab-chat-swatch masked" }), " " + T.chat_legend_masked + " ",
-      el("span", { class: "lab-swatch lab-chat-swatch special" }), " " + T.chat_legend_special);
+    const legend = el("p", { class: "lab-legend lab-chat-legend lab-small" },
+      ["counts", "masked", "special"].map((kind) => el("span", { class: "lab-chat-legend-item" },
+        el("span", { class: "lab-swatch lab-chat-swatch " + kind }), " " + T["chat_legend_" + kind])));
     const vocab = el("p", { class: "muted lab-small" });
     const status = el("div", { class: "lab-status" });
     root.append(el("label", { class: "lab-control" }, el("span", {}, T.chat_preset), preset),

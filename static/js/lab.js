@@ -614,8 +614,12 @@
       ["counts", "masked", "special"].map((kind) => el("span", { class: "lab-chat-legend-item" },
         el("span", { class: "lab-swatch lab-chat-swatch " + kind }), " " + T["chat_legend_" + kind])));
     const vocab = el("p", { class: "muted lab-small" });
+    // GPT-2's tokenizer by default; a student's own models are offered once the list arrives.
+    const tokenizer = el("select", { class: "lab-select lab-chat-tokenizer" }, el("option", { value: "" }, T.chat_tok_gpt2));
+    const tokenizerControl = el("label", { class: "lab-control", hidden: true }, el("span", {}, T.chat_tok_choice), tokenizer);
     const status = el("div", { class: "lab-status" });
-    root.append(el("label", { class: "lab-control" }, el("span", {}, T.chat_preset), preset),
+    root.append(el("div", { class: "lab-controls" },
+      el("label", { class: "lab-control" }, el("span", {}, T.chat_preset), preset), tokenizerControl),
       el("div", { class: "lab-chat-fields" }, fields.map((f) => f.node)), status,
       el("p", { class: "lab-subtitle" }, T.chat_rendered), rendered, count, tokens, legend,
       el("p", { class: "muted lab-small" }, T.chat_help), vocab);
@@ -638,12 +642,17 @@
       try {
         const params = {};
         fields.forEach((f) => { params[f.role] = f.input.value; });
+        params.model = tokenizer.value;
         const data = await api(URLS.chat_template, params, controller.signal, "POST");
         status.replaceChildren();
         rendered.textContent = data.text;
         count.replaceChildren(el("strong", {}, t("chat_count", { count: number(data.count, 0), counted: number(data.counted, 0) })));
         tokens.replaceChildren(...data.tokens.map(chatChip));
-        vocab.textContent = t("chat_tokenizer", { vocab: number(data.vocab_size, 0) });
+        const size = number(data.vocab_size, 0);
+        vocab.textContent = data.tokenizer.key === "run"
+          ? t("chat_tokenizer_run", { name: data.tokenizer.name, vocab: size }) + " "
+            + (data.chat_tokens_added ? T.chat_tokens_added : T.chat_tokens_own)
+          : t("chat_tokenizer", { vocab: size });
       } catch (error) {
         showError(status, error);
       } finally {
@@ -654,8 +663,13 @@
     const later = debounce(refresh, 250);
     fields.forEach((f) => f.input.addEventListener("input", () => { preset.value = "custom"; later(); }));
     preset.addEventListener("change", () => { fill(preset.value); refresh(); });
+    tokenizer.addEventListener("change", refresh);
     fill(presets[0].key);
     refresh();
+    loadModels().then((data) => {
+      data.models.forEach((model) => tokenizer.append(el("option", { value: model.code }, modelName(model))));
+      tokenizerControl.hidden = !data.models.length;
+    }).catch(() => {});  // a visitor or a failed list: GPT-2's tokenizer still works
   }
 
   // -- start -----------------------------------------------------------------------------

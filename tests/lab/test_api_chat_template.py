@@ -111,3 +111,51 @@ def test_the_lab_js_blob_names_the_url_and_the_cap(alice_client):
     assert blob["urls"]["chat_template"] == reverse(URL)
     assert blob["limits"]["chat_message"] == MAX_CHAT_MESSAGE_CHARS
     assert "{count}" in blob["text"]["chat_count"] and "{counted}" in blob["text"]["chat_count"]
+
+
+def test_a_students_own_model_uses_its_own_tokenizer(alice_client, alice_run, scratch_model_dir):
+    """A run's tokenizer lacks the chat tokens: they get the next ids, as when an instruction
+    run starts from it; the mask is still that of encode_conversation."""
+    response = post(alice_client, user="猫は何ですか？", assistant="動物です。", model=str(alice_run.code))
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert data["tokenizer"] == {"key": "run", "model": str(alice_run.code), "name": "alice-model"}
+    assert data["chat_tokens_added"] is True
+    tokenizer = chat_tokenizer(load_tokenizer(scratch_model_dir))
+    ids, labels = encode_conversation(tokenizer, data["messages"])
+    assert [t["id"] for t in data["tokens"]] == ids
+    assert [t["counts"] for t in data["tokens"]] == [label != IGNORE for label in labels]
+    assert data["vocab_size"] == len(tokenizer)
+    gpt2 = post(alice_client, user="猫は何ですか？", assistant="動物です。").json()
+    assert gpt2["tokenizer"] == {"key": "gpt2"} and gpt2["count"] != data["count"]
+
+
+def test_an_instruction_models_tokenizer_keeps_its_chat_token_ids(alice_client, alice, make_lab_run, tmp_path,
+                                                                    scratch_model_dir):
+    import shutil
+
+    exported = tmp_path / "instruction-export"
+    shutil.copytree(scratch_model_dir, exported)
+    chat_tokenizer(load_tokenizer(scratch_model_dir)).save_pretrained(str(exported))
+    run = make_lab_run(alice, name="tutor", model_dir=str(exported))
+    data = post(alice_client, user="Hi", assistant="Hello.", model=str(run.code)).json()
+    assert data["chat_tokens_added"] is False
+    ids, labels = encode_conversation(load_tokenizer(str(exported)), data["messages"])
+    assert [t["id"] for t in data["tokens"]] == ids
+    assert [t["counts"] for t in data["tokens"]] == [label != IGNORE for label in labels]
+
+
+def test_another_students_model_or_a_bad_code_is_404(client, bob, alice_run):
+    client.force_login(bob)
+    for code in (str(alice_run.code), "not-a-uuid"):
+        response = post(client, user="Hi", assistant="Hello.", model=code)
+        assert response.status_code == 404
+        assert error_of(response)["code"] == "not_found"
+        assert b"alice-model" not in response.content
+
+
+def test_a_model_whose_files_are_gone_says_so(alice_client, alice_run):
+    (alice_run.attempt_dir(1) / "export").unlink()
+    response = post(alice_client, user="Hi", assistant="Hello.", model=str(alice_run.code))
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "model_missing"

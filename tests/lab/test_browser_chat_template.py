@@ -74,3 +74,37 @@ def test_a_logged_out_reader_is_asked_to_log_in(page, live_server, transactional
     page.goto(live_server.url + lesson.get_absolute_url())
     link = page.locator(".lab-chat-template .lab-notice a")
     expect(link).to_have_attribute("href", re.compile(r"/accounts/login/\?next="))
+
+
+def test_a_student_may_switch_to_their_own_models_tokenizer(page, live_server, transactional_db, make_lab_run):
+    from tests.factories import make_user
+
+    user = make_user("hanako")
+    user.preferred_language = "en"
+    user.save()
+    run = make_lab_run(user, name="hanako-model")
+    lesson = lesson_with(EXAMPLES["en"][0], "en", "chat-run")
+    log_in(page, live_server, user.username)
+    page.goto(live_server.url + lesson.get_absolute_url())
+    widget = page.locator(".lab-chat-template")
+    expect(widget.locator(".lab-chat-count")).to_have_text(EXAMPLES["en"][1])
+    picker = widget.locator("select.lab-chat-tokenizer")
+    expect(picker).to_be_visible()
+    picker.select_option(str(run.code))
+    expect(widget.locator(".muted", has_text="hanako-model")).to_contain_text("added with the next ids")
+    widget.screenshot(path=str(ARTIFACTS / "lab-chat-template-run.png"))
+    expect(widget.locator(".lab-chat-count")).not_to_have_text(EXAMPLES["en"][1])
+    # Whatever the tokenizer, the answer's last token is the closing marker and it counts.
+    expect(widget.locator(".lab-chat-token.counts").last.locator(".lab-token-text")).to_have_text("<|end|>")
+
+
+def test_without_a_model_the_tokenizer_menu_stays_hidden(page, live_server, transactional_db):
+    from tests.factories import make_user
+
+    user = make_user("taro")
+    lesson = lesson_with(EXAMPLES["ja"][0], "ja", "chat-nomodel")
+    log_in(page, live_server, user.username)
+    page.goto(live_server.url + lesson.get_absolute_url())
+    widget = page.locator(".lab-chat-template")
+    expect(widget.locator(".lab-chat-count")).to_have_text(EXAMPLES["ja"][1])
+    expect(widget.locator("select.lab-chat-tokenizer")).to_be_hidden()

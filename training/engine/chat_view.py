@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 
 from training.engine.chat import CHAT_TOKENS, END, IGNORE, ROLE_TOKENS, render
+from training.engine.errors import EngineError
 from training.engine.tokenization import EOS_TOKEN, _bytes_to_unicode, _stamp
 
 _cache: OrderedDict = OrderedDict()
@@ -23,10 +24,13 @@ _BYTE_OF_CHAR = {char: byte for byte, char in _bytes_to_unicode().items()}
 
 
 def _build(directory: str):
+    """(tokenizer, whether the chat tokens had to be added)."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
 
     if os.path.exists(os.path.join(directory, "tokenizer.json")):
         tokenizer = Tokenizer.from_file(os.path.join(directory, "tokenizer.json"))
+    elif not os.path.exists(os.path.join(directory, "vocab.json")):
+        raise EngineError(f"No tokenizer.json or vocab.json in {directory}", code="tokenizer_missing")
     else:  # bare vocab.json + merges.txt (assets/gpt2): GPT2TokenizerFast's pipeline
         tokenizer = Tokenizer(models.BPE.from_file(os.path.join(directory, "vocab.json"),
                                                    os.path.join(directory, "merges.txt")))
@@ -37,23 +41,24 @@ def _build(directory: str):
     missing = [token for token in CHAT_TOKENS if tokenizer.token_to_id(token) is None]
     if missing:
         tokenizer.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in missing])
-    return tokenizer
+    return tokenizer, bool(missing)
 
 
 def chat_tokenizer_backend(directory: str):
-    """The `tokenizers` tokenizer of `directory` with the chat tokens; cached by path and files' time."""
+    """(the `tokenizers` tokenizer of `directory` with the chat tokens, whether they were added
+    here: False for an instruction run's own tokenizer); cached by path and files' time."""
     directory = os.path.realpath(directory)
     key = (directory, _stamp(directory))
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    tokenizer = _build(directory)
+    built = _build(directory)
     with _cache_lock:
-        _cache[key] = tokenizer
+        _cache[key] = built
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
-    return tokenizer
+    return built
 
 
 def _is_byte_level(tokenizer) -> bool:
@@ -64,8 +69,10 @@ def _is_byte_level(tokenizer) -> bool:
 def chat_token_view(directory: str, messages: list[dict]) -> dict:
     """The rendered conversation and its tokens: id, text, bytes (hex), partial (the token holds
     only part of a character), role (the message it belongs to), special (a chat marker) and
-    counts (its label is not -100: the assistant's content and its closing <|end|>)."""
-    tokenizer = chat_tokenizer_backend(directory)
+    counts (its label is not -100: the assistant's content and its closing <|end|>).
+    `chat_tokens_added`: the tokenizer lacked the chat tokens (they get the next ids, as
+    `chat.chat_tokenizer` gives them when an instruction run starts from it)."""
+    tokenizer, added = chat_tokenizer_backend(directory)
     text, spans, owners, position = "", [], [], 0
     for message in messages:
         head = ROLE_TOKENS[message["role"]]
@@ -98,4 +105,5 @@ def chat_token_view(directory: str, messages: list[dict]) -> dict:
             "counts": any(low <= begin < high for low, high in spans),
         })
     return {"text": text, "tokens": rows, "count": len(rows), "counted": sum(1 for row in rows if row["counts"]),
-            "vocab_size": tokenizer.get_vocab_size(with_added_tokens=True), "ignore_label": IGNORE}
+            "vocab_size": tokenizer.get_vocab_size(with_added_tokens=True), "chat_tokens_added": added,
+            "ignore_label": IGNORE}

@@ -172,10 +172,11 @@ def tokenize_compare(text: str, run=None) -> dict:
 CHAT_ROLES = ("system", "user", "assistant")
 
 
-def chat_template_view(system: str, user: str, assistant: str) -> dict:
+def chat_template_view(system: str, user: str, assistant: str, run=None) -> dict:
     """A short conversation rendered with the chat template of instruction runs and split by
-    the GPT-2 tokenizer with the chat tokens, each token marked by whether its loss counts
-    (training.engine.chat_view; no model is loaded, so it runs in the web process)."""
+    the GPT-2 tokenizer (or the run's own) with the chat tokens, each token marked by whether
+    its loss counts (training.engine.chat_view: the `tokenizers` library only, no model and
+    no torch, so it runs in the web process)."""
     texts = {"system": system, "user": user, "assistant": assistant}
     for role, text in texts.items():
         if len(text) > MAX_CHAT_MESSAGE_CHARS:
@@ -184,7 +185,17 @@ def chat_template_view(system: str, user: str, assistant: str) -> dict:
     if not user.strip() or not assistant.strip():
         raise LabInputError("empty_message", _("Write both the user's message and the assistant's answer."))
     messages = [{"role": role, "content": texts[role]} for role in CHAT_ROLES if role != "system" or system.strip()]
-    return {"messages": messages, **chat_token_view(gpt2_tokenizer_dir(), messages)}
+    if run is None:
+        return {"messages": messages, "tokenizer": {"key": "gpt2"}, **chat_token_view(gpt2_tokenizer_dir(), messages)}
+    try:
+        view = chat_token_view(run_model_dir(run), messages)
+    except EngineError as error:
+        if error.code != "tokenizer_missing":
+            raise
+        raise LabInputError("model_missing", _("The files of this model are missing. Train it again."),
+                            status=404) from None
+    return {"messages": messages, "tokenizer": {"key": "run", "model": str(run.code), "name": run.display_name},
+            **view}
 
 
 # -- next-token explorer ---------------------------------------------------------------

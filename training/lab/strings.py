@@ -121,6 +121,12 @@ def _widget_texts() -> dict:
         "chat_help": _("Training computes the loss only on the highlighted tokens: the model learns to write the "
                        "answer and to stop with <|end|>, not to predict the template or the user's message."),
         "chat_tokenizer": _("GPT-2 tokenizer with the chat tokens added (vocabulary of {vocab} tokens)"),
+        "chat_tok_choice": _("Tokenizer"),
+        "chat_tok_gpt2": _("GPT-2 (with the chat tokens)"),
+        "chat_tokenizer_run": _("The tokenizer of {name} with the chat tokens (vocabulary of {vocab} tokens)."),
+        "chat_tokens_added": _("It had no chat tokens: they were added with the next ids, as an instruction run "
+                               "starting from this model would add them."),
+        "chat_tokens_own": _("It already has the chat tokens: this model was trained with them."),
         # my run's loss
         "loss_title": _("Your run's loss curve"),
         "loss_run": _("Run: {name} ({status})"),

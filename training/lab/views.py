@@ -82,9 +82,13 @@ def lab_api(view=None, *, method="GET"):
     return wrapper
 
 
+def _params(request):
+    return request.POST if request.method == "POST" else request.GET
+
+
 def _code_param(request, name: str) -> uuid.UUID | None:
     """The run code in ?<name>=; a malformed one is a 404 like an unknown one."""
-    code = request.GET.get(name, "").strip()
+    code = _params(request).get(name, "").strip()
     if not code:
         return None
     try:
@@ -108,7 +112,7 @@ def _run_param(request, *, required: bool):
 
 
 def _number(request, name: str, *, default, low, high, kind=float, blank=None):
-    raw = request.GET.get(name, "").strip()
+    raw = _params(request).get(name, "").strip()
     if raw == "":
         return default if blank is None else blank
     try:
@@ -122,7 +126,7 @@ def _number(request, name: str, *, default, low, high, kind=float, blank=None):
 
 
 def _picked_ids(request) -> list[int]:
-    raw = request.GET.get("ids", "").strip()
+    raw = _params(request).get("ids", "").strip()
     if not raw:
         return []
     parts = raw.split(",")
@@ -148,7 +152,8 @@ def api_tokenize(request):
 
 @lab_api(method="POST")
 def api_chat_template(request):
-    return lab.chat_template_view(*(request.POST.get(role, "") for role in lab.CHAT_ROLES))
+    run = _run_param(request, required=False)
+    return lab.chat_template_view(*(request.POST.get(role, "") for role in lab.CHAT_ROLES), run=run)
 
 
 @lab_api

@@ -10,7 +10,7 @@ import pytest
 from tests.factories import ROOT, build_tiny_gpt2
 from training.engine.chat import IGNORE, chat_tokenizer, encode_conversation, render
 from training.engine.chat_view import chat_token_view
-from training.engine.tokenization import gpt2_tokenizer_dir, load_tokenizer
+from training.engine.tokenization import gpt2_tokenizer_dir, load_tokenizer, train_bpe_tokenizer
 
 CONVERSATIONS = [
     [{"role": "user", "content": "What is a token?"}, {"role": "assistant", "content": "A piece of text."}],
@@ -30,10 +30,17 @@ def scratch_dir(tmp_path_factory) -> str:
     return build_tiny_gpt2(tmp_path_factory.mktemp("chat-view"), corpus, vocab_size=400)
 
 
+@pytest.fixture(scope="module")
+def fallback_dir(tmp_path_factory) -> str:
+    """The from-scratch base's BPE with byte fallback (rare characters become <0xNN> tokens)."""
+    corpus = ["the cat sat on the mat.", "東京メトロに乗って猫カフェへ行く。"] * 40
+    return train_bpe_tokenizer(corpus, str(tmp_path_factory.mktemp("chat-view-fallback") / "tokenizer"))
+
+
 @pytest.mark.parametrize("messages", CONVERSATIONS)
-@pytest.mark.parametrize("which", ["gpt2", "scratch"])
-def test_tokens_and_mask_are_those_of_encode_conversation(messages, which, scratch_dir):
-    directory = gpt2_tokenizer_dir() if which == "gpt2" else scratch_dir
+@pytest.mark.parametrize("which", ["gpt2", "scratch", "fallback"])
+def test_tokens_and_mask_are_those_of_encode_conversation(messages, which, scratch_dir, fallback_dir):
+    directory = {"gpt2": gpt2_tokenizer_dir(), "scratch": scratch_dir, "fallback": fallback_dir}[which]
     ids, labels = encode_conversation(chat_tokenizer(load_tokenizer(directory)), messages)
     view = chat_token_view(directory, messages)
     assert [token["id"] for token in view["tokens"]] == ids
@@ -61,6 +68,15 @@ def test_each_token_shows_its_characters_and_bytes():
     counted = [token for token in tokens if token["counts"]]
     assert counted[-1]["text"] == "<|end|>" and all(token["role"] == "assistant" for token in counted)
     assert not any(token["counts"] for token in tokens if token["text"] in ("<|assistant|>", "\n") and token["special"])
+
+
+def test_byte_fallback_tokens_show_their_one_byte(fallback_dir):
+    view = chat_token_view(fallback_dir, [{"role": "user", "content": "猫🐱猫"}, {"role": "assistant", "content": "猫"}])
+    cat = "🐱".encode("utf-8")
+    fallback = [token for token in view["tokens"] if token["partial"]]
+    assert [bytes.fromhex(token["bytes"]) for token in fallback] == [bytes([b]) for b in cat]
+    assert all(token["text"] == "🐱" for token in fallback)
+    assert b"".join(bytes.fromhex(token["bytes"]) for token in view["tokens"]) == view["text"].encode("utf-8")
 
 
 def test_it_needs_neither_transformers_nor_torch():

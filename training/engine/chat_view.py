@@ -8,14 +8,13 @@ assets/gpt2 (as GPT2TokenizerFast builds it) or a model directory's tokenizer.js
 chat tokens of `chat.chat_tokenizer` (special, never split). Labels follow
 `chat.encode_conversation` exactly (tests/engine/test_chat_view.py compares the two).
 """
-import json
 import os
 import threading
 from collections import OrderedDict
 
 from training.engine.chat import CHAT_TOKENS, END, IGNORE, ROLE_TOKENS, render
 from training.engine.errors import EngineError
-from training.engine.tokenization import EOS_TOKEN, _bytes_to_unicode, _stamp
+from training.engine.tokenization import BYTE_TOKEN, EOS_TOKEN, _bytes_to_unicode, _stamp
 
 _cache: OrderedDict = OrderedDict()
 _cache_lock = threading.Lock()
@@ -24,7 +23,7 @@ _BYTE_OF_CHAR = {char: byte for byte, char in _bytes_to_unicode().items()}
 
 
 def _build(directory: str):
-    """(tokenizer, whether the chat tokens had to be added)."""
+    """(tokenizer, whether the chat tokens had to be added, whether it is byte-level)."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
 
     if os.path.exists(os.path.join(directory, "tokenizer.json")):
@@ -41,12 +40,13 @@ def _build(directory: str):
     missing = [token for token in CHAT_TOKENS if tokenizer.token_to_id(token) is None]
     if missing:
         tokenizer.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in missing])
-    return tokenizer, bool(missing)
+    return tokenizer, bool(missing), _is_byte_level(tokenizer)
 
 
 def chat_tokenizer_backend(directory: str):
     """(the `tokenizers` tokenizer of `directory` with the chat tokens, whether they were added
-    here: False for an instruction run's own tokenizer); cached by path and files' time."""
+    here: False for an instruction run's own tokenizer, whether it is byte-level); cached by
+    path and files' time."""
     directory = os.path.realpath(directory)
     key = (directory, _stamp(directory))
     with _cache_lock:
@@ -62,8 +62,9 @@ def chat_tokenizer_backend(directory: str):
 
 
 def _is_byte_level(tokenizer) -> bool:
-    state = json.loads(tokenizer.to_str())
-    return "ByteLevel" in json.dumps(state.get("pre_tokenizer")) or "ByteLevel" in json.dumps(state.get("decoder"))
+    """GPT-2's kind of tokenizer (tokens are bytes written as printable characters)."""
+    parts = [tokenizer.pre_tokenizer, tokenizer.decoder]  # their JSON only, not the vocabulary's
+    return any(part is not None and b"ByteLevel" in part.__getstate__() for part in parts)
 
 
 def chat_token_view(directory: str, messages: list[dict]) -> dict:
@@ -72,7 +73,7 @@ def chat_token_view(directory: str, messages: list[dict]) -> dict:
     counts (its label is not -100: the assistant's content and its closing <|end|>).
     `chat_tokens_added`: the tokenizer lacked the chat tokens (they get the next ids, as
     `chat.chat_tokenizer` gives them when an instruction run starts from it)."""
-    tokenizer, added = chat_tokenizer_backend(directory)
+    tokenizer, added, byte_level = chat_tokenizer_backend(directory)
     text, spans, owners, position = "", [], [], 0
     for message in messages:
         head = ROLE_TOKENS[message["role"]]
@@ -85,12 +86,14 @@ def chat_token_view(directory: str, messages: list[dict]) -> dict:
         position += len(piece)
     assert text == render(messages)
     encoding = tokenizer.encode(text, add_special_tokens=False)
-    byte_level = _is_byte_level(tokenizer)
     special = set(CHAT_TOKENS) | {EOS_TOKEN}
     rows = []
     for token_id, token, (begin, end) in zip(encoding.ids, encoding.tokens, encoding.offsets):
         is_special = token in special
-        if is_special or not byte_level:
+        fallback = None if is_special or byte_level else BYTE_TOKEN.match(token)
+        if fallback:  # byte fallback (a from-scratch vocabulary): <0xNN> holds one byte
+            raw = bytes([int(fallback.group(1), 16)])
+        elif is_special or not byte_level:
             raw = (token if is_special else text[begin:end]).encode("utf-8")
         else:
             raw = bytes(_BYTE_OF_CHAR.get(char, 63) for char in token)

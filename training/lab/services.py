@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from training import selectors
 from training.engine import (
-    EngineError, attention_weights, chat_token_view, configure_inference, gpt2_tokenizer_dir, next_token_distribution,
+    EngineError, attention_weights, configure_inference, gpt2_tokenizer_dir, next_token_distribution,
     tokenize_view, vocabulary_size,
 )
 from training.loss_reading import bpc_summary, loss_observation, observation_text
@@ -28,7 +28,6 @@ DEFAULT_ATTENTION_TOKENS = 24
 MAX_PICKED_TOKENS = 64
 MAX_CANDIDATES = 50
 MAX_TEMPERATURE = 3.0
-MAX_CHAT_MESSAGE_CHARS = 300  # each message of the chat-template widget
 
 
 class LabInputError(Exception):
@@ -170,6 +169,7 @@ def tokenize_compare(text: str, run=None) -> dict:
 # -- chat template ---------------------------------------------------------------------
 
 CHAT_ROLES = ("system", "user", "assistant")
+MAX_CHAT_MESSAGE_CHARS = 300  # each message of the chat-template widget
 
 
 def chat_template_view(system: str, user: str, assistant: str, run=None) -> dict:
@@ -177,6 +177,8 @@ def chat_template_view(system: str, user: str, assistant: str, run=None) -> dict
     the GPT-2 tokenizer (or the run's own) with the chat tokens, each token marked by whether
     its loss counts (training.engine.chat_view: the `tokenizers` library only, no model and
     no torch, so it runs in the web process)."""
+    from training.engine import EngineError, chat_token_view, gpt2_tokenizer_dir
+
     texts = {"system": system, "user": user, "assistant": assistant}
     for role, text in texts.items():
         if len(text) > MAX_CHAT_MESSAGE_CHARS:

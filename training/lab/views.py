@@ -150,12 +150,6 @@ def api_tokenize(request):
     return lab.tokenize_compare(request.GET.get("text", ""), run)
 
 
-@lab_api(method="POST")
-def api_chat_template(request):
-    run = _run_param(request, required=False)
-    return lab.chat_template_view(*(request.POST.get(role, "") for role in lab.CHAT_ROLES), run=run)
-
-
 @lab_api
 def api_next_token(request):
     run = _run_param(request, required=True)
@@ -184,3 +178,9 @@ def api_my_run_loss(request):
     if data["run"] and data["run"]["is_own"]:
         data["run"]["url"] = reverse("training:run_detail", args=[data["run"]["code"]])
     return {**data, "new_run_url": new_run_url()}
+
+
+@lab_api(method="POST")
+def api_chat_template(request):
+    run = _run_param(request, required=False)
+    return lab.chat_template_view(*(request.POST.get(role, "") for role in lab.CHAT_ROLES), run=run)

@@ -34,8 +34,10 @@ PYGMENTS_STYLE = "friendly"
 TOC_LEVELS = (2, 3)
 
 # Lab widgets (drawn by static/js/lab.js): `{{ lab:<widget> key="value" ... }}` alone on a line.
-LAB_WIDGETS = frozenset({"tokenizer", "next-token", "attention", "my-run-loss"})
-LAB_ATTRIBUTES = ("text", "prompt", "show")  # show="lr": my-run-loss also draws the learning rate
+LAB_WIDGETS = frozenset({"tokenizer", "next-token", "attention", "my-run-loss", "chat-template"})
+# show="lr": my-run-loss also draws the learning rate; chat-template: system (optional), user and
+# assistant are the conversation it starts with.
+LAB_ATTRIBUTES = ("text", "prompt", "show", "system", "user", "assistant")
 LAB_TAG = re.compile(r'^\{\{\s*lab:([a-z-]+)((?:\s+[a-z_]+="[^"]*")*)\s*\}\}$')
 LAB_ATTRIBUTE = re.compile(r'([a-z_]+)="([^"]*)"')
 
@@ -229,7 +231,7 @@ _cleaner = nh3.Cleaner(
         "th": {"style"},
         "td": {"style"},
         "ol": {"start"},
-        "div": {"data-text", "data-prompt", "data-show"},
+        "div": {f"data-{name}" for name in LAB_ATTRIBUTES},
     },
     tag_attribute_values={"div": {"data-lab": set(LAB_WIDGETS)}},
     allowed_classes={"div": CLASSES["div"], "pre": CLASSES["pre"]},

@@ -144,6 +144,34 @@ def build_rinna_standin(directory: Path, *, pickled_only: bool = False, vocab_si
     return directory
 
 
+# -- instruction datasets (until the course's sample sets land) --------------------------------------------------
+
+def make_instructions(count: int, seed: int = 0, *, alpaca_every: int = 0) -> str:
+    """JSONL of `count` short conversations a tiny model can learn: the user asks to repeat a
+    few words (English or Japanese) and the assistant answers with them; one in `alpaca_every`
+    lines (0: none) in the Alpaca form. Deterministic by seed."""
+    import json
+    import random
+
+    rng = random.Random(seed)
+    words = EN_WORDS
+    lines = []
+    for index in range(count):
+        if index % 2:
+            answer = rng.choice(JA_SENTENCES)
+            question = f"次の文を繰り返して：{answer}"
+        else:
+            answer = " ".join(rng.choice(words) for _ in range(5))
+            question = f"Repeat: {answer}"
+        if alpaca_every and index % alpaca_every == 0:
+            record = {"instruction": question, "input": "", "output": answer}
+        else:
+            record = {"messages": [{"role": "system", "content": "You repeat."}, {"role": "user", "content": question},
+                                   {"role": "assistant", "content": answer}]}
+        lines.append(json.dumps(record, ensure_ascii=False))
+    return "\n".join(lines) + "\n"
+
+
 # -- training: base models, uploads, runs ------------------------------------------------------------------------
 
 # Fast values for real training in tests: tiny vocabulary, frequent reports, one thread, and

@@ -40,7 +40,7 @@ SUMMARY_HEADING = {"ja": re.compile(r"^##\s+まとめ", re.M), "en": re.compile(
 SELECT_ALL = {"ja": "（当てはまるものをすべて選択）", "en": "(select all that apply)"}
 PRACTICE_LINK = re.compile(r"\]\((/training/|/lab/)[^)]*\)")
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)")
-LAB_TAG_LINE = re.compile(r'^\{\{ lab:(tokenizer|attention|next-token|my-run-loss)( [a-z_]+="[^"]*")* \}\}$')
+LAB_TAG_LINE = re.compile(r'^\{\{ lab:(tokenizer|attention|next-token|my-run-loss|chat-template)( [a-z_]+="[^"]*")* \}\}$')
 FENCE = re.compile(r"^```[^\n]*\n.*?^```[ \t]*$", re.M | re.S)
 FENCE_OPEN = re.compile(r"^```(.*)$", re.M)
 DISPLAY_MATH = re.compile(r"\$\$.*?\$\$", re.S)

@@ -78,15 +78,18 @@
     }
   }
 
-  async function api(url, params, signal) {
+  async function api(url, params, signal, method) {
     const query = new URLSearchParams();
     Object.entries(params || {}).forEach(([name, value]) => {
       if (value !== null && value !== undefined && value !== "") query.set(name, value);
     });
+    const post = method === "POST";
     let response;
     try {
-      response = await fetch(url + (query.toString() ? "?" + query : ""), {
-        credentials: "same-origin", headers: { Accept: "application/json" }, signal,
+      // Text goes in a POST body: a long Japanese text would pass the web server's limit on a URL.
+      response = await fetch(post ? url : url + (query.toString() ? "?" + query : ""), {
+        method: post ? "POST" : "GET", credentials: "same-origin", signal, body: post ? query : undefined,
+        headers: post ? { Accept: "application/json", "X-CSRFToken": csrfToken() } : { Accept: "application/json" },
       });
     } catch (error) {
       if (error.name === "AbortError") throw error;
@@ -99,6 +102,12 @@
       throw new ApiError(response.status, detail.code || "error", detail.message || T.error);
     }
     return body;
+  }
+
+  // Every page has the language switch, a form with Django's CSRF token.
+  function csrfToken() {
+    const input = document.querySelector('input[name="csrfmiddlewaretoken"]');
+    return input ? input.value : "";
   }
 
   // One request in flight per widget: a newer one cancels the older, so answers never
@@ -576,9 +585,114 @@
     }).catch((error) => showError(status, error)).finally(() => busy(root, false));
   }
 
+  // -- chat template and loss mask --------------------------------------------------------
+
+  // Presets: [system, user, assistant]; a lesson's own conversation (data-user, data-assistant,
+  // data-system) comes first when it has one.
+  function chatPresets(root) {
+    const presets = [];
+    if (root.dataset.user || root.dataset.assistant) {
+      presets.push({ key: "lesson", label: T.chat_preset_qa,
+        messages: [root.dataset.system || "", root.dataset.user || "", root.dataset.assistant || ""] });
+    } else {
+      presets.push({ key: "qa", label: T.chat_preset_qa, messages: ["", T.chat_qa_user, T.chat_qa_assistant] });
+    }
+    presets.push({ key: "system", label: T.chat_preset_system,
+      messages: [T.chat_system_system, T.chat_system_user, T.chat_system_assistant] });
+    return presets;
+  }
+
+  function chatChip(token) {
+    const label = token.counts ? token.id : -100;
+    const title = t("chat_token_title", { id: token.id, label }) + " · " + token.bytes
+      + (token.partial ? " · " + T.tok_partial_title : "");
+    return el("span", { class: "lab-token lab-chat-token " + (token.counts ? "counts" : "masked")
+        + (token.special ? " special" : "") + (token.partial ? " partial" : ""),
+      title, "data-counts": token.counts ? "1" : "0", "data-role": token.role },
+      el("span", { class: "lab-token-text" }, tokenLabel(token)),
+      el("span", { class: "lab-token-meta" }, String(token.id)));
+  }
+
+  function chatTemplateWidget(root) {
+    const presets = chatPresets(root);
+    const preset = el("select", { class: "lab-select lab-chat-preset" },
+      presets.map((p) => el("option", { value: p.key }, p.label)),
+      el("option", { value: "custom" }, T.chat_preset_custom));
+    const fields = ["system", "user", "assistant"].map((role) => {
+      const input = el("textarea", { class: "input lab-input lab-chat-" + role, rows: 1,
+        maxlength: LIMITS.chat_message, "data-role": role });
+      return { role, input, node: el("label", { class: "lab-chat-field" },
+        el("span", { class: "lab-chat-role" }, T["chat_" + role]), input) };
+    });
+    const rendered = el("pre", { class: "lab-chat-rendered" });
+    const count = el("p", { class: "lab-tok-count lab-chat-count", "aria-live": "polite" });
+    const tokens = el("div", { class: "lab-tokens lab-chat-tokens" });
+    const legend = el("p", { class: "lab-legend lab-chat-legend lab-small" },
+      ["counts", "masked", "special"].map((kind) => el("span", { class: "lab-chat-legend-item" },
+        el("span", { class: "lab-swatch lab-chat-swatch " + kind }), " " + T["chat_legend_" + kind])));
+    const vocab = el("p", { class: "muted lab-small" });
+    // GPT-2's tokenizer by default; a student's own models are offered once the list arrives.
+    const tokenizer = el("select", { class: "lab-select lab-chat-tokenizer" }, el("option", { value: "" }, T.chat_tok_gpt2));
+    const tokenizerControl = el("label", { class: "lab-control", hidden: true }, el("span", {}, T.chat_tok_choice), tokenizer);
+    const status = el("div", { class: "lab-status" });
+    root.append(el("div", { class: "lab-controls" },
+      el("label", { class: "lab-control" }, el("span", {}, T.chat_preset), preset), tokenizerControl),
+      el("div", { class: "lab-chat-fields" }, fields.map((f) => f.node)), status,
+      el("p", { class: "lab-subtitle" }, T.chat_rendered), rendered, count, tokens, legend,
+      el("p", { class: "muted lab-small" }, T.chat_help), vocab);
+    let controller = null;
+
+    function fill(key) {
+      const chosen = presets.find((p) => p.key === key);
+      if (!chosen) return;
+      fields.forEach((f, index) => { f.input.value = chosen.messages[index]; });
+    }
+
+    async function refresh() {
+      if (document.getElementById("lab-visitor")) {
+        showError(status, new ApiError(401, "login_required", T.login_required));
+        return;
+      }
+      if (controller) controller.abort();
+      controller = new AbortController();
+      busy(root, true);
+      try {
+        const params = {};
+        fields.forEach((f) => { params[f.role] = f.input.value; });
+        params.model = tokenizer.value;
+        const data = await api(URLS.chat_template, params, controller.signal, "POST");
+        status.replaceChildren();
+        rendered.textContent = data.text;
+        count.replaceChildren(el("strong", {}, t("chat_count", { count: number(data.count, 0), counted: number(data.counted, 0) })));
+        tokens.replaceChildren(...data.tokens.map(chatChip));
+        const size = number(data.vocab_size, 0);
+        vocab.textContent = data.tokenizer.key === "run"
+          ? t("chat_tokenizer_run", { name: data.tokenizer.name, vocab: size }) + " "
+            + (data.chat_tokens_added ? T.chat_tokens_added : T.chat_tokens_own)
+          : t("chat_tokenizer", { vocab: size });
+      } catch (error) {
+        showError(status, error);
+      } finally {
+        busy(root, false);
+      }
+    }
+
+    const later = debounce(refresh, 250);
+    fields.forEach((f) => f.input.addEventListener("input", () => { preset.value = "custom"; later(); }));
+    preset.addEventListener("change", () => { fill(preset.value); refresh(); });
+    tokenizer.addEventListener("change", refresh);
+    fill(presets[0].key);
+    refresh();
+    loadModels().then((data) => {
+      data.models.forEach((model) => tokenizer.append(el("option", { value: model.code }, modelName(model))));
+      tokenizerControl.hidden = !data.models.length;
+    }).catch(() => {});  // a visitor or a failed list: GPT-2's tokenizer still works
+  }
+
   // -- start -----------------------------------------------------------------------------
 
-  const WIDGETS = { "tokenizer": tokenizerWidget, "next-token": nextTokenWidget, "attention": attentionWidget, "my-run-loss": runLossWidget };
+  const WIDGETS = { "tokenizer": tokenizerWidget, "next-token": nextTokenWidget, "attention": attentionWidget, "my-run-loss": runLossWidget,
+    "chat-template": chatTemplateWidget };
 
   function hydrate() {
     document.querySelectorAll(".lab-embed[data-lab]").forEach((root) => {
@@ -588,7 +702,8 @@
       root.replaceChildren();
       root.classList.add("lab-widget", "lab-" + root.dataset.lab);
       if (!root.classList.contains("lab-full")) {
-        const titles = { "tokenizer": T.tok_title, "next-token": T.nt_title, "attention": T.att_title, "my-run-loss": T.loss_title };
+        const titles = { "tokenizer": T.tok_title, "next-token": T.nt_title, "attention": T.att_title, "my-run-loss": T.loss_title,
+          "chat-template": T.chat_title };
         root.append(el("p", { class: "lab-widget-title" }, el("span", { class: "lab-kicker" }, T.lab), " " + titles[root.dataset.lab],
           el("a", { class: "lab-open", href: URLS.lab + "#" + root.dataset.lab }, T.open_lab)));
       }

@@ -137,3 +137,12 @@ def test_lessons_are_rendered_on_save(course):
     assert lesson.body_md == "## New heading\n\nWith $x^2$."
     assert '<h2 id="new-heading">' in lesson.body_html and "<msup>" in lesson.body_html
     assert lesson.toc[0]["id"] == "new-heading" and lesson.rendered_version == RENDERER_VERSION
+
+
+def test_the_chat_template_tag_passes_its_conversation():
+    html = render_markdown('{{ lab:chat-template system="Be <brief>." user="What is a token?" '
+                           'assistant="トークンは &quot;断片&quot;" onclick="x" }}\n').html
+    assert html.strip() == ('<div class="lab-embed" data-lab="chat-template" data-system="Be &lt;brief&gt;." '
+                            'data-user="What is a token?" data-assistant="トークンは &amp;quot;断片&amp;quot;"></div>')
+    assert render_markdown("{{ lab:chat-template }}\n").html.strip() == \
+        '<div class="lab-embed" data-lab="chat-template"></div>'

@@ -17,6 +17,9 @@ class TrainConfig:
     data_path: str
     output_dir: str
     base_kind: str = "scratch"  # "scratch" | "pretrained" | "run"
+    # "text": a language model of the text; "instruction": conversations (chat template, loss on
+    # the assistant's tokens only, see chat.py)
+    task: str = "text"
     base_source: str = "tiny"  # preset name, hub id, or directory
     vocab_size: int | None = None  # from scratch: None sizes the vocabulary to the corpus; a number bounds it
     block_size: int = 128

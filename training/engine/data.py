@@ -22,6 +22,12 @@ class Blocks:
     train: np.ndarray  # (n_train, block_size) int64
     val: np.ndarray  # (n_val, block_size) int64
     tokens: int
+    # Instruction runs: labels of the same shape (-100 where nothing is learned), and the
+    # held-out conversations behind `val` (for the before/after answers).
+    train_labels: np.ndarray | None = None
+    val_labels: np.ndarray | None = None
+    val_conversations: list | None = None
+    examples: dict | None = None
 
 
 def tokenize_corpus(corpus: Corpus, tokenizer):
@@ -89,3 +95,26 @@ def too_small(tokens: int, block_size: int) -> DatasetError:
         f"The text is too short: {tokens} tokens, one training block needs {block_size}.",
         code="too_small", params={"tokens": tokens, "block_size": block_size},
     )
+
+
+def make_instruction_blocks(conversations: list, tokenizer, *, block_size: int, val_fraction: float,
+                            seed: int) -> Blocks:
+    """Conversations (already checked) to packed rows with labels; the held-out conversations
+    are chosen by seed before packing, so no conversation is in both parts."""
+    from .chat import encode_conversation, pack, split_conversations
+
+    train, held = split_conversations(conversations, val_fraction=val_fraction, seed=seed)
+    encoded_train = [encode_conversation(tokenizer, m) for m in train]
+    shared = len(conversations) < 2  # one conversation: trained on and evaluated, as one block of text is
+    encoded_val = encoded_train if shared else [encode_conversation(tokenizer, m) for m in held]
+    train_ids, train_labels, cut_train = pack(encoded_train, block_size=block_size, pad_id=tokenizer.eos_token_id)
+    val_ids, val_labels, cut_val = pack(encoded_val, block_size=block_size, pad_id=tokenizer.eos_token_id)
+    if len(train_ids) == 0 or len(val_ids) == 0:
+        raise DatasetError(f"No conversation keeps any of its answer within a block of {block_size} tokens.",
+                           code="instr_no_answer_fits", params={"block_size": block_size})
+    tokens = sum(len(ids) for ids, _ in encoded_train) + (0 if shared else sum(len(ids) for ids, _ in encoded_val))
+    examples = {"examples": len(conversations), "train_examples": len(train), "val_examples": len(held),
+                "cut_examples": cut_train + (0 if shared else cut_val),
+                "answer_tokens": int(sum(sum(1 for label in labels if label != -100) for _, labels in encoded_train))}
+    return Blocks(train=train_ids, val=val_ids, tokens=tokens, train_labels=train_labels, val_labels=val_labels,
+                  val_conversations=held, examples=examples)

@@ -19,6 +19,7 @@ def export_model(model, tokenizer, export_dir: str, *, card: str) -> str:
     from transformers import GenerationConfig
     from transformers.utils import logging as transformers_logging
 
+    from .chat import end_token_id, has_chat_tokens
     from .tokenization import byte_fallback_ids, make_portable
 
     transformers_logging.disable_progress_bar()  # keeps worker logs readable
@@ -26,10 +27,12 @@ def export_model(model, tokenizer, export_dir: str, *, card: str) -> str:
     shutil.rmtree(tmp, ignore_errors=True)
     model = model.to("cpu")
     model.config.use_cache = True
+    # A chat model stops at <|end|> (the close of its answer) as well as at the end of text.
+    stop = [tokenizer.eos_token_id, end_token_id(tokenizer)] if has_chat_tokens(tokenizer) else tokenizer.eos_token_id
     model.generation_config = GenerationConfig(
         do_sample=True, max_new_tokens=50, temperature=0.8, top_k=50, top_p=0.95,
         repetition_penalty=1.1, bos_token_id=tokenizer.eos_token_id,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id,
+        eos_token_id=stop, pad_token_id=tokenizer.eos_token_id,
         # Saved with the model, so a downloaded scratch model never samples a lone byte either.
         suppress_tokens=byte_fallback_ids(tokenizer) or None,
     )

@@ -10,6 +10,7 @@ The result equals `model(input_ids, labels=input_ids).loss` and its gradients.
 import torch
 
 CHUNK_TOKENS = 256
+IGNORE_INDEX = -100
 TANH_GELUS = ("gelu_new", "gelu_fast", "gelu_pytorch_tanh")
 
 
@@ -32,14 +33,30 @@ def use_fused_gelu(model) -> int:
     return swapped
 
 
-def causal_lm_loss(model, input_ids: torch.Tensor, *, low_precision: torch.dtype | None = None) -> torch.Tensor:
-    """Mean next-token cross-entropy of a GPT-2 (plain or wrapped by peft) on `input_ids`."""
+def causal_lm_loss(model, input_ids: torch.Tensor, *, labels: torch.Tensor | None = None,
+                   low_precision: torch.dtype | None = None) -> torch.Tensor:
+    """Mean next-token cross-entropy of a GPT-2 (plain or wrapped by peft) on `input_ids`.
+
+    `labels` (same shape, -100 where nothing is to be learned, as in transformers): the mean
+    over the predicted labels only; the head and the loss are computed for those positions
+    alone, so a masked position contributes nothing, not even to the normalisation."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     # use_cache=False: otherwise GPT-2 builds a key/value cache during training, for nothing.
     hidden = base.transformer(input_ids=input_ids, use_cache=False).last_hidden_state[:, :-1]
     hidden = hidden.reshape(-1, hidden.shape[-1])
-    targets = input_ids[:, 1:].reshape(-1)
-    weight = base.lm_head.weight
+    targets = (input_ids if labels is None else labels)[:, 1:].reshape(-1)
+    if labels is not None:
+        keep = targets != IGNORE_INDEX
+        hidden, targets = hidden[keep], targets[keep]
+        if targets.numel() == 0:
+            return hidden.sum() * 0.0
+    head = base.lm_head
+    if not isinstance(head, torch.nn.Linear):
+        # peft's trainable-token wrapper (LoRA on an instruction run trains the chat tokens'
+        # rows): its forward adds the trained rows, which the bare weight would miss.
+        logits = head(hidden.unsqueeze(0)).squeeze(0)
+        return torch.nn.functional.cross_entropy(logits.float(), targets)
+    weight = head.weight
     dtype = low_precision or weight.dtype
     if torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad):
         return _LinearCrossEntropy.apply(hidden, weight, targets, dtype)

@@ -132,6 +132,47 @@ def generate(model_dir: str, prompt: str, *, max_new_tokens: int = 50, temperatu
         return sample_text(loaded.model, loaded.tokenizer, prompt, settings, seed=seed)
 
 
+MAX_CHAT_MESSAGES = 20  # a chat keeps at most this many messages (the oldest go first)
+MAX_MESSAGE_CHARS = MAX_PROMPT_CHARS
+
+
+def chat_reply(model_dir: str, messages: list[dict], *, max_new_tokens: int = 50, temperature: float = 0.8,
+               top_k: int | None = 50, top_p: float | None = 0.95, repetition_penalty: float = 1.1,
+               seed: int = 0) -> dict:
+    """The assistant's next answer to `messages` ({"role", "content"}, the last one the user's)
+    from an instruction model: the chat template is applied here, generation stops at <|end|>.
+
+    Only the most recent messages that fit the model's context with room for the answer are
+    read (a system message first is always kept); `used_messages` says how many. EngineError
+    "not_chat" when the model has no chat template (a plain text run)."""
+    from .chat import END, ROLES_ORDER, has_chat_tokens, render
+
+    loaded = load_model(model_dir)
+    model, tokenizer = loaded.model, loaded.tokenizer
+    if not has_chat_tokens(tokenizer):
+        raise EngineError("This model was not trained on conversations.", code="not_chat", params={})
+    messages = [{"role": m["role"], "content": str(m["content"])[:MAX_MESSAGE_CHARS]}
+                for m in messages if m.get("role") in ROLES_ORDER][-MAX_CHAT_MESSAGES:]
+    if not messages or messages[-1]["role"] != "user":
+        raise EngineError("A chat needs the user's message last.", code="chat_invalid", params={})
+    settings = SamplingSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
+                                top_p=top_p, repetition_penalty=repetition_penalty).bounded()
+    room = model.config.n_positions - min(settings.max_new_tokens, model.config.n_positions - 1)
+    system = messages[:1] if messages[0]["role"] == "system" and len(messages) > 1 else []
+    rest = messages[len(system):]
+    kept = rest
+    for start in range(len(rest)):  # drop the oldest turns until the prompt fits
+        kept = rest[start:]
+        prompt = render(system + kept, add_generation_prompt=True)
+        if len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) <= room or len(kept) == 1:
+            break
+    prompt = render(system + kept, add_generation_prompt=True)
+    with loaded.lock:
+        reply = sample_text(model, tokenizer, prompt, settings, seed=seed,
+                            stop_ids=[tokenizer.convert_tokens_to_ids(END)])
+    return {"reply": reply.strip(), "used_messages": len(system) + len(kept), "prompt": prompt}
+
+
 def filtered_probabilities(logits, *, temperature: float, top_k: int | None = None, top_p: float | None = None):
     """Next-token probabilities after temperature, top-k and top-p, as sampling applies them.
     Temperature 0 is greedy decoding: all the probability on the most likely token."""

@@ -38,8 +38,10 @@ def prompt_ids(model, tokenizer, prompt: str, *, room: int):
     return torch.tensor([ids], dtype=torch.long, device=model.device)
 
 
-def sample_text(model, tokenizer, prompt: str, settings: SamplingSettings, *, seed: int) -> str:
-    """The continuation only (the prompt is not repeated); same seed and settings, same text."""
+def sample_text(model, tokenizer, prompt: str, settings: SamplingSettings, *, seed: int,
+                stop_ids: list[int] | None = None) -> str:
+    """The continuation only (the prompt is not repeated); same seed and settings, same text.
+    Generation ends at the end-of-text token, or at any of `stop_ids` (a chat's <|end|>)."""
     import torch
     from transformers import GenerationConfig
 
@@ -58,7 +60,7 @@ def sample_text(model, tokenizer, prompt: str, settings: SamplingSettings, *, se
         top_p=settings.top_p if sampling else None,
         repetition_penalty=settings.repetition_penalty,
         pad_token_id=tokenizer.eos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
+        eos_token_id=[tokenizer.eos_token_id, *stop_ids] if stop_ids else tokenizer.eos_token_id,
         # A vocabulary with byte fallback never samples a lone byte: every other token is made
         # of characters of the training text, so no broken or foreign character is written.
         suppress_tokens=byte_fallback_ids(tokenizer) or None,

@@ -12,10 +12,12 @@ from dataclasses import asdict
 from . import checkpoints as ckpt
 from .bases import load_pretrained, resolve_pretrained, run_export_dir, scratch_config
 from .config import Progress, TrainConfig, TrainResult
-from .corpus import read_corpus, text_figures
-from .data import eval_block_count, make_blocks
+from .chat import chat_token_ids, chat_tokenizer, end_token_id, prompt_messages, render, resize_for_chat
+from .corpus import Corpus, read_corpus, text_figures
+from .data import eval_block_count, make_blocks, make_instruction_blocks
 from .errors import EngineError, OutOfMemory, TrainingCancelled
 from .export import CARD_LANGUAGES, export_model, model_card
+from .instructions import read_instructions
 from .fastloss import causal_lm_loss, use_fused_gelu
 from .prompts import held_out_prompts
 from .presets import default_learning_rate as preset_learning_rate
@@ -59,6 +61,8 @@ def train(config: TrainConfig, on_progress=None, *, clock=time.monotonic) -> Tra
 
 def validate(config: TrainConfig) -> None:
     problems = []
+    if config.task not in ("text", "instruction"):
+        problems.append("task must be text or instruction")
     if config.base_kind not in ("scratch", "pretrained", "run"):
         problems.append("base_kind must be scratch, pretrained or run")
     if not 8 <= config.block_size <= 1024:
@@ -108,6 +112,8 @@ class _Run:
         self.learning_rate = config.learning_rate or default_learning_rate(config)
         self.cancel_requested = False
         self.position = {}  # step and total_steps, for log events
+        self.chat = config.task == "instruction"
+        self.chat_ids = []  # the chat tokens' ids (instruction runs)
 
     # ---- set-up -------------------------------------------------------------------------
     def execute(self) -> TrainResult:
@@ -116,14 +122,30 @@ class _Run:
         try:
             started = self.clock()
             torch.manual_seed(self.config.seed)
-            corpus = read_corpus(self.config.data_path, max_bytes=self.config.max_bytes)
+            if self.chat:
+                conversations, _report = read_instructions(self.config.data_path, max_bytes=self.config.max_bytes)
+                contents = [m["content"] for messages in conversations for m in messages]
+                corpus = Corpus(documents=contents, pieces=contents, separate_documents=True,
+                                bytes=os.path.getsize(self.config.data_path))
+            else:
+                corpus = read_corpus(self.config.data_path, max_bytes=self.config.max_bytes)
             model, tokenizer, base_name = self.load_base(corpus)
-            self.blocks = make_blocks(corpus, tokenizer, block_size=self.config.block_size,
-                                      val_fraction=self.config.val_fraction, seed=self.config.seed)
-            self.eval_blocks = self.blocks.val[:eval_block_count(self.config.block_size, self.config.eval_max_blocks)]
+            if self.chat:
+                self.blocks = make_instruction_blocks(conversations, tokenizer, block_size=self.config.block_size,
+                                                      val_fraction=self.config.val_fraction, seed=self.config.seed)
+            else:
+                self.blocks = make_blocks(corpus, tokenizer, block_size=self.config.block_size,
+                                          val_fraction=self.config.val_fraction, seed=self.config.seed)
+            count = eval_block_count(self.config.block_size, self.config.eval_max_blocks)
+            self.eval_blocks = self.blocks.val[:count]
+            self.eval_labels = self.blocks.val_labels[:count] if self.blocks.val_labels is not None else None
             # Characters of exactly the predicted tokens of the evaluated blocks (the first
-            # token of a block is never predicted): the denominator of bits per character.
-            self.val_chars = int(chars_per_token(tokenizer)[self.eval_blocks[:, 1:]].sum())
+            # token of a block is never predicted; an instruction run predicts only the
+            # answers' tokens): the denominator of bits per character.
+            predicted = (self.eval_labels if self.chat else self.eval_blocks)[:, 1:]
+            predicted = predicted[predicted != -100]
+            self.val_predicted = int(predicted.size)
+            self.val_chars = int(chars_per_token(tokenizer)[predicted].sum())
             self.data = self.data_figures(corpus, tokenizer)
             self.prompts = self.sample_prompts(tokenizer)
             self.log("data", f"Data: {self.data['tokens']} tokens, {self.data['train_blocks']} training and "
@@ -155,6 +177,9 @@ class _Run:
                 with open(marker, "w", encoding="ascii") as f:
                     f.write(self.fingerprint)
             tokenizer = load_tokenizer(tokenizer_dir)
+            if self.chat:  # the chat tokens are part of the vocabulary the model is built with
+                tokenizer = chat_tokenizer(tokenizer)
+                self.chat_ids = chat_token_ids(tokenizer)
             from transformers import GPT2LMHeadModel
 
             model_config = scratch_config(config.base_source, vocab_size=len(tokenizer),
@@ -169,6 +194,13 @@ class _Run:
         else:
             directory = resolve_pretrained(config.base_source, cache_dir=config.cache_dir, offline=config.offline)
         model, tokenizer = load_pretrained(directory, config.base_source)
+        if self.chat:
+            tokenizer = chat_tokenizer(tokenizer)
+            self.chat_ids = chat_token_ids(tokenizer)
+            added = resize_for_chat(model, tokenizer)
+            if added:
+                self.log("chat_tokens", f"Added {added} chat tokens to the vocabulary of {config.base_source}.",
+                         count=added)
         if config.block_size > model.config.n_positions:
             raise EngineError(f"block_size {config.block_size} exceeds the model's context of "
                               f"{model.config.n_positions} tokens.", code="invalid_config",
@@ -179,6 +211,7 @@ class _Run:
 
     def data_figures(self, corpus, tokenizer) -> dict:
         figures = text_figures(corpus.documents)
+        figures.update(self.blocks.examples or {})
         figures.update(bytes=corpus.bytes, tokens=self.blocks.tokens,
                        tokens_per_char=round(self.blocks.tokens / max(1, figures["chars"]), 4),
                        train_blocks=len(self.blocks.train), val_blocks=len(self.blocks.val),
@@ -189,7 +222,19 @@ class _Run:
         return figures
 
     def sample_prompts(self, tokenizer) -> list[str]:
-        """The beginnings of a few held-out lines, then the student's own prompts."""
+        """The beginnings of a few held-out lines, then the student's own prompts. An
+        instruction run: a few held-out questions (rendered with the chat template, the
+        expected answers kept in self.references), then the student's prompts as questions."""
+        if self.chat:
+            import random
+
+            held = list(self.blocks.val_conversations or [])
+            chosen = sorted(random.Random(self.config.seed).sample(range(len(held)),
+                                                                   min(self.config.text_prompts, len(held))))
+            questions = [prompt_messages(held[i]) for i in chosen]
+            questions += [([{"role": "user", "content": p}], None) for p in self.config.sample_prompts if p]
+            self.questions = [{"messages": messages, "reference": reference} for messages, reference in questions]
+            return [render(messages, add_generation_prompt=True) for messages, _ in questions]
         texts = [tokenizer.decode(block, skip_special_tokens=True) for block in self.eval_blocks]
         prompts = held_out_prompts(texts, count=self.config.text_prompts, seed=self.config.seed)
         own = [p for p in self.config.sample_prompts if p and p not in prompts]
@@ -197,16 +242,18 @@ class _Run:
 
     def bpc(self, loss: float) -> float:
         """Bits per character: the validation loss summed over its tokens, in bits, per character."""
-        predicted = self.eval_blocks[:, 1:].size
-        return round(loss * predicted / math.log(2) / max(1, self.val_chars), 4)
+        return round(loss * self.val_predicted / math.log(2) / max(1, self.val_chars), 4)
 
     def wrap_lora(self, model):
         if not self.config.lora:
             return model
         from peft import LoraConfig, get_peft_model
 
+        # An instruction run also trains the chat tokens' embedding rows (new in a pretrained
+        # base: the adapters alone cannot give them a meaning); merged into the export.
+        extra = {"trainable_token_indices": {"wte": self.chat_ids}} if self.chat and self.chat_ids else {}
         lora = LoraConfig(r=self.config.lora_r, lora_alpha=self.config.lora_alpha, lora_dropout=0.05,
-                          target_modules=LORA_TARGETS, fan_in_fan_out=True, task_type="CAUSAL_LM")
+                          target_modules=LORA_TARGETS, fan_in_fan_out=True, task_type="CAUSAL_LM", **extra)
         with warnings.catch_warnings():  # peft still asks for a deprecated transformers attribute
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
             model = get_peft_model(model, lora)
@@ -240,31 +287,40 @@ class _Run:
             return nullcontext()
         return torch.autocast(self.device, dtype=torch.bfloat16)
 
-    def loss(self, model, batch):
-        """model(input_ids=batch, labels=batch).loss, computed without float32 full logits."""
+    def loss(self, model, batch, labels=None):
+        """model(input_ids=batch, labels=labels or batch).loss, computed without float32 full logits."""
         import torch
 
-        return causal_lm_loss(model, batch, low_precision=torch.bfloat16 if self.bf16 else None)
+        return causal_lm_loss(model, batch, labels=labels, low_precision=torch.bfloat16 if self.bf16 else None)
 
     def val_loss(self, model) -> float:
+        """The mean loss over the predicted tokens of the evaluated blocks (an instruction run:
+        over the answers' tokens only)."""
         import torch
 
-        blocks = self.eval_blocks
+        blocks, size = self.eval_blocks, self.config.batch_size
         was_training = model.training
         model.eval()
         total, count = 0.0, 0
         with torch.no_grad(), self.autocast():
-            for start in range(0, len(blocks), self.config.batch_size):
-                batch = torch.from_numpy(blocks[start:start + self.config.batch_size]).to(self.device)
-                total += self.loss(model, batch).item() * len(batch)
-                count += len(batch)
+            for start in range(0, len(blocks), size):
+                batch = torch.from_numpy(blocks[start:start + size]).to(self.device)
+                if self.eval_labels is None:
+                    labels, predicted = None, batch[:, 1:].numel()
+                else:
+                    labels = torch.from_numpy(self.eval_labels[start:start + size]).to(self.device)
+                    predicted = int((labels[:, 1:] != -100).sum())
+                if predicted:
+                    total += self.loss(model, batch, labels).item() * predicted
+                    count += predicted
         if was_training:
             model.train()
         return total / count
 
     def samples(self, model, tokenizer) -> list[str]:
         settings = SamplingSettings(max_new_tokens=self.config.sample_max_new_tokens)
-        return [sample_text(model, tokenizer, prompt, settings, seed=SAMPLE_SEED)
+        stop = [end_token_id(tokenizer)] if self.chat else None
+        return [sample_text(model, tokenizer, prompt, settings, seed=SAMPLE_SEED, stop_ids=stop)
                 for prompt in self.prompts]
 
     def make_optimizer(self, model, total_steps: int):
@@ -404,9 +460,12 @@ class _Run:
         accum = self.config.grad_accum
         total = 0.0
         for k in range(accum):
-            batch = torch.from_numpy(self.blocks.train[indices(step * accum + k)]).to(self.device)
+            rows = indices(step * accum + k)
+            batch = torch.from_numpy(self.blocks.train[rows]).to(self.device)
+            labels = None if self.blocks.train_labels is None else \
+                torch.from_numpy(self.blocks.train_labels[rows]).to(self.device)
             with self.autocast():
-                loss = self.loss(model, batch)
+                loss = self.loss(model, batch, labels)
             (loss / accum).backward()
             total += loss.detach().float().item()
         if not math.isfinite(total):
@@ -488,6 +547,10 @@ class _Run:
         samples = self.samples(model, tokenizer)
         sample_rows = [{"prompt": p, "base": b, "tuned": t}
                        for p, b, t in zip(self.prompts, baseline["samples"], samples)]
+        if self.chat:  # the question as a student reads it, and the held-out answer to compare with
+            for row, question in zip(sample_rows, self.questions):
+                row.update(prompt=question["messages"][-1]["content"], messages=question["messages"],
+                           reference=question["reference"])
         hyperparameters = self.hyperparameters()
         base_bpc = baseline.get("val_bpc", self.bpc(baseline["val_loss"]))
         metrics = {"base_val_loss": baseline["val_loss"], "base_perplexity": perplexity(baseline["val_loss"]),

@@ -166,6 +166,40 @@ def tokenize_compare(text: str, run=None) -> dict:
     }
 
 
+# -- chat template ---------------------------------------------------------------------
+
+CHAT_ROLES = ("system", "user", "assistant")
+MAX_CHAT_MESSAGE_CHARS = 300  # each message of the chat-template widget
+
+
+def chat_template_view(system: str, user: str, assistant: str, run=None) -> dict:
+    """A short conversation rendered with the chat template of instruction runs and split by
+    the GPT-2 tokenizer (or the run's own) with the chat tokens, each token marked by whether
+    its loss counts (training.engine.chat_view: the `tokenizers` library only, no model and
+    no torch, so it runs in the web process)."""
+    from training.engine import EngineError, chat_token_view, gpt2_tokenizer_dir
+
+    texts = {"system": system, "user": user, "assistant": assistant}
+    for role, text in texts.items():
+        if len(text) > MAX_CHAT_MESSAGE_CHARS:
+            raise LabInputError("too_long", _("Each message may have at most %(max)s characters.")
+                                % {"max": MAX_CHAT_MESSAGE_CHARS}, max=MAX_CHAT_MESSAGE_CHARS, role=role)
+    if not user.strip() or not assistant.strip():
+        raise LabInputError("empty_message", _("Write both the user's message and the assistant's answer."))
+    messages = [{"role": role, "content": texts[role]} for role in CHAT_ROLES if role != "system" or system.strip()]
+    if run is None:
+        return {"messages": messages, "tokenizer": {"key": "gpt2"}, **chat_token_view(gpt2_tokenizer_dir(), messages)}
+    try:
+        view = chat_token_view(run_model_dir(run), messages)
+    except EngineError as error:
+        if error.code != "tokenizer_missing":
+            raise
+        raise LabInputError("model_missing", _("The files of this model are missing. Train it again."),
+                            status=404) from None
+    return {"messages": messages, "tokenizer": {"key": "run", "model": str(run.code), "name": run.display_name},
+            **view}
+
+
 # -- next-token explorer ---------------------------------------------------------------
 
 def next_token_view(run, prompt: str, *, picked: list[int] = (), temperature: float = 1.0,

@@ -1,9 +1,11 @@
 """The learning lab: the /lab/ page and the JSON APIs that static/js/lab.js calls, on the
 lab page and inside lessons (the `{{ lab:... }}` tags of courses/markdown.py).
 
-Every API answers GET only, for logged-in users, with JSON even when it refuses:
+Every API answers logged-in users only, with JSON even when it refuses:
 {"error": {"code": "...", "message": "...", "params": {...}}}. Models are looked up with
-the owner-scoped selectors, so another student's run is a 404 like a missing one.
+the owner-scoped selectors, so another student's run is a 404 like a missing one. They take
+GET, except the chat-template API, which takes POST with the page's CSRF token (its text
+would make long URLs).
 """
 import logging
 import math
@@ -54,14 +56,17 @@ def _error(status: int, code: str, message: str, params: dict | None = None) -> 
     return JsonResponse({"error": {"code": code, "message": message, "params": params or {}}}, status=status)
 
 
-def lab_api(view):
-    """GET only, logged in, and every refusal as JSON (a redirect to the login page would
-    reach lab.js as HTML)."""
+def lab_api(view=None, *, method="GET"):
+    """`method` only, logged in, and every refusal as JSON (a redirect to the login page or an
+    HTML error page would reach lab.js as HTML)."""
+    if view is None:
+        return lambda view: lab_api(view, method=method)
+
     @never_cache
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if request.method != "GET":
-            return _error(405, "method_not_allowed", _("Only GET requests are accepted."))
+        if request.method != method:
+            return _error(405, "method_not_allowed", _("Only %(method)s requests are accepted.") % {"method": method})
         if not request.user.is_authenticated:
             return _error(401, "login_required", _("Log in to use the lab."))
         try:
@@ -77,9 +82,13 @@ def lab_api(view):
     return wrapper
 
 
+def _params(request):
+    return request.POST if request.method == "POST" else request.GET
+
+
 def _code_param(request, name: str) -> uuid.UUID | None:
     """The run code in ?<name>=; a malformed one is a 404 like an unknown one."""
-    code = request.GET.get(name, "").strip()
+    code = _params(request).get(name, "").strip()
     if not code:
         return None
     try:
@@ -103,7 +112,7 @@ def _run_param(request, *, required: bool):
 
 
 def _number(request, name: str, *, default, low, high, kind=float, blank=None):
-    raw = request.GET.get(name, "").strip()
+    raw = _params(request).get(name, "").strip()
     if raw == "":
         return default if blank is None else blank
     try:
@@ -117,7 +126,7 @@ def _number(request, name: str, *, default, low, high, kind=float, blank=None):
 
 
 def _picked_ids(request) -> list[int]:
-    raw = request.GET.get("ids", "").strip()
+    raw = _params(request).get("ids", "").strip()
     if not raw:
         return []
     parts = raw.split(",")
@@ -169,3 +178,9 @@ def api_my_run_loss(request):
     if data["run"] and data["run"]["is_own"]:
         data["run"]["url"] = reverse("training:run_detail", args=[data["run"]["code"]])
     return {**data, "new_run_url": new_run_url()}
+
+
+@lab_api(method="POST")
+def api_chat_template(request):
+    run = _run_param(request, required=False)
+    return lab.chat_template_view(*(request.POST.get(role, "") for role in lab.CHAT_ROLES), run=run)

@@ -27,8 +27,9 @@ COURSES = {
         "slug": "build-llms-ja",
         "title": "LLM をつくって学ぶ",
         "description": (
-            "次のトークン予測から Transformer、トークン化、転移学習、ファインチューニング、"
-            "デコーディングまで。読んで、手を動かして確かめ、最後は自分の GPT-2 を学習させます。"
+            "次のトークン予測から Transformer、トークン化、転移学習、ファインチューニング、デコーディング、"
+            "指示チューニング、学習の仕組み、推論、GPT-2 以後のモデル、評価まで。読んで、手を動かして確かめ、"
+            "自分の GPT-2 を学習させます。"
         ),
         "order": 1,
     },
@@ -36,8 +37,9 @@ COURSES = {
         "slug": "build-llms-en",
         "title": "Build and understand LLMs",
         "description": (
-            "From next-token prediction to the Transformer, tokenization, transfer learning, fine-tuning "
-            "and decoding. Read, experiment with live widgets, then train your own GPT-2."
+            "From next-token prediction to the Transformer, tokenization, transfer learning, fine-tuning, "
+            "decoding, instruction tuning, training mechanics, inference, the models after GPT-2 and "
+            "evaluation. Read, experiment with live widgets, and train your own GPT-2."
         ),
         "order": 2,
     },

@@ -116,8 +116,8 @@ def test_packing_keeps_conversations_whole_and_pads_without_labels(gpt2_chat):
     assert ids.shape == (2, 2 * size + 1) and cut == 0
     assert list(ids[0, :size]) == encoded[0][0] and list(ids[1, size:]) == [0] * (size + 1)
     assert (labels[1, size:] == IGNORE).all()
-    ids, labels, cut = pack(encoded, block_size=size - 2, pad_id=0)  # the answers' ends are cut off
-    assert cut == 3 and ids.shape == (3, size - 2)
+    ids, labels, cut = pack(encoded, block_size=size - 2, pad_id=0)  # the beginnings are cut off
+    assert cut == 3 and ids.shape == (3, size - 2) and list(ids[0]) == encoded[0][0][2:]
 
 
 def test_the_held_out_split_is_seeded_and_disjoint():
@@ -278,3 +278,20 @@ def test_chat_reply_refuses_a_plain_text_model(tiny_base_dir):
     with pytest.raises(EngineError) as caught:
         chat_reply(tiny_base_dir, [{"role": "user", "content": "hi"}])
     assert caught.value.code == "not_chat"
+
+
+def test_the_dataset_check_of_an_instruction_file(tmp_path):
+    from training.engine import check_instruction_dataset
+
+    path = tmp_path / "chat.jsonl"
+    path.write_text(make_instructions(40, alpaca_every=5), encoding="utf-8")
+    report = check_instruction_dataset(str(path), block_size=64, base_kinds=("scratch:tiny", "gpt2"))
+    assert report.instructions["examples"] == 40 and report.instructions["block_size"] == 64
+    assert report.tokens > report.instructions["answer_tokens"] > 0 and set(report.estimated_seconds) == {
+        "scratch:tiny", "gpt2"}
+    path.write_text(make_instructions(3) + "{oops\n" + '{"messages": []}\n', encoding="utf-8")
+    with pytest.raises(DatasetError) as caught:
+        check_instruction_dataset(str(path))
+    assert caught.value.code == "instructions_invalid" and caught.value.params["count"] == 2
+    assert [(p["line"], p["code"]) for p in caught.value.params["problems"]] == [
+        (4, "instr_invalid_json"), (5, "instr_messages_not_list")]

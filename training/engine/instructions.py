@@ -33,7 +33,7 @@ class InstructionReport:
     answer_tokens: int = 0
     longest_tokens: int = 0
     block_size: int = 0
-    too_long: int = 0  # conversations longer than block_size: cut at the end of the block
+    too_long: int = 0  # conversations longer than block_size: their beginnings are cut (see chat.pack)
 
     @property
     def ok(self) -> bool:

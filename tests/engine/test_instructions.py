@@ -216,6 +216,8 @@ def test_an_instruction_run_from_scratch_learns_the_answers(make_config, instruc
     assert [set(row) for row in result.samples[:2]] == [{"prompt", "messages", "reference", "base", "tuned"}] * 2
     assert result.samples[2]["prompt"] == "Repeat: the sea" and result.samples[2]["reference"] is None
     assert all("<|" not in row["tuned"] for row in result.samples)
+    card = open(f"{result.model_dir}/README.md", encoding="utf-8").read()
+    assert "apply_chat_template" in card
     _check_export(result, tmp_path)
 
 

@@ -297,3 +297,21 @@ def test_the_dataset_check_of_an_instruction_file(tmp_path):
     assert caught.value.code == "instructions_invalid" and caught.value.params["count"] == 2
     assert [(p["line"], p["code"]) for p in caught.value.params["problems"]] == [
         (4, "instr_invalid_json"), (5, "instr_messages_not_list")]
+
+
+def test_a_cancelled_instruction_run_with_lora_resumes_to_the_same_model(make_config, instructions_path,
+                                                                          tiny_base_dir, tmp_path):
+    from training.engine import TrainingCancelled
+
+    values = dict(data_path=instructions_path, task="instruction", base_kind="pretrained", base_source=tiny_base_dir,
+                  lora=True, lora_r=4, block_size=64, max_steps=10, eval_every_steps=5, text_prompts=1,
+                  learning_rate=1e-2, progress_every_seconds=0.0)
+    whole = train(make_config(output_dir=str(tmp_path / "whole"), **values))
+    config = make_config(output_dir=str(tmp_path / "cancelled"), **values)
+    with pytest.raises(TrainingCancelled):
+        train(config, lambda p: p.event == "step" and p.step == 6)
+    events = []
+    resumed = train(config, events.append)
+    assert [e.step for e in events if e.event == "start"] == [6]
+    assert resumed.final_val_loss == pytest.approx(whole.final_val_loss, abs=1e-3)
+    assert resumed.samples == whole.samples

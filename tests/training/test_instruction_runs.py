@@ -110,3 +110,13 @@ def test_the_chat_history_is_bounded(alice, conversations, bases):
     form = ChatForm({"message": "hi", "temperature": 0.8, "top_k": 50, "top_p": 0.95, "max_new_tokens": 8,
                      "history": json.dumps(too_long)}, context_tokens=64)
     assert not form.is_valid() and "history" in form.errors
+
+
+def test_conversations_uploaded_in_the_admin_are_recognised(client, carol, bases):
+    client.force_login(carol)
+    response = client.post(reverse("admin:training_dataset_add"), {
+        "name": "Tutor", "description": "", "language": "en", "owner": "", "is_sample": "on", "published": "on",
+        "file": upload("tutor.jsonl", make_instructions(20).encode())})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    dataset = Dataset.objects.get()
+    assert dataset.kind == Dataset.INSTRUCTION and dataset.report["instructions"]["examples"] == 20

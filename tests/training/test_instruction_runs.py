@@ -29,6 +29,8 @@ def test_an_instruction_file_is_recognised_and_checked(conversations, alice_clie
     assert conversations.report["instructions"]["examples"] == 80
     page = alice_client.get(reverse("training:dataset_detail", args=[conversations.code])).content.decode()
     assert "Conversations" in page and "Answer tokens (what is learned)" in page
+    listing = alice_client.get(reverse("training:datasets")).content.decode()
+    assert '<span class="badge badge-info">conversations</span>' in listing
     # A text .jsonl stays a text; the student may also say which kind a file is.
     text = services.dataset_create(owner=conversations.owner, uploaded_file=upload(
         "notes.jsonl", b'{"text": "the ship sailed"}\n' * 300))

@@ -98,13 +98,15 @@ INSTRUCTION_PROBLEMS = {
     "instr_ends_without_answer": _("the conversation ends with a question; its last message must be the "
                                    "assistant's answer."),
     "instr_missing_instruction": _("the \"instruction\" is missing or empty."),
+    "instr_reserved_token": _("message %(turn)s contains %(token)s, a token the chat template keeps for itself; "
+                              "remove it."),
     "instr_empty": _("the file holds no conversation."),
 }
 
 
 def instruction_problem_message(problem: dict) -> str:
     """One problem of an instruction dataset, with its line, in the reader's language."""
-    params = {"turn": "", "role": "", **(problem.get("params") or {})}
+    params = {"turn": "", "role": "", "token": "", **(problem.get("params") or {})}
     sentence = str(INSTRUCTION_PROBLEMS.get(problem.get("code"), _("this line cannot be used."))) % params
     if problem.get("line"):
         return str(_("Line %(line)s: %(problem)s") % {"line": problem["line"], "problem": sentence})

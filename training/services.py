@@ -383,6 +383,19 @@ def base_block_size_limit(*, base_model: BaseModel | None, base_run: TrainingRun
 
 # Runs -------------------------------------------------------------------------------------
 
+INSTRUCTION_BLOCK_SIZES = (128, 256)  # an instruction run's block: the first that holds the longest conversation
+
+
+def default_block_size(*, dataset: Dataset, block_limit: int) -> int:
+    """128 tokens; for conversations, a longer block (up to 256) when the longest one needs it, so
+    that a conversation is not cut (the check measured it with GPT-2's tokenizer)."""
+    longest = int(((dataset.report or {}).get("instructions") or {}).get("longest_tokens") or 0)
+    size = 128
+    if dataset.is_instruction:
+        size = next((s for s in INSTRUCTION_BLOCK_SIZES if longest <= s), INSTRUCTION_BLOCK_SIZES[-1])
+    return min(size, block_limit)
+
+
 def run_plan(*, owner, dataset: Dataset, base_model: BaseModel | None = None, base_run: TrainingRun | None = None,
              preset: str = "quick", options: dict | None = None) -> dict:
     """Validate a run request without saving it, and turn the preset into concrete settings:
@@ -412,7 +425,7 @@ def run_plan(*, owner, dataset: Dataset, base_model: BaseModel | None = None, ba
     base_source = base_run.export_dir if base_run is not None else base_model.source
     tokens = dataset_tokens_for(dataset=dataset, base_key=base_key, base_run=base_run)
     overrides = {key: value for key, value in options.items() if key in PLAN_KEYS}
-    overrides.setdefault("block_size", min(128, block_limit))
+    overrides.setdefault("block_size", default_block_size(dataset=dataset, block_limit=block_limit))
 
     def plan_at(speed: float) -> dict:
         return preset_plan(preset, base_kind=base_kind, base_source=str(base_source),

@@ -122,3 +122,16 @@ def test_conversations_uploaded_in_the_admin_are_recognised(client, carol, bases
     assert response.status_code == 302, response.content.decode()[:2000]
     dataset = Dataset.objects.get()
     assert dataset.kind == Dataset.INSTRUCTION and dataset.report["instructions"]["examples"] == 20
+
+
+def test_long_conversations_get_a_longer_block(alice, bases, settings):
+    settings.TRAINING_EXTRA_HYPERPARAMETERS = {}
+    long_answer = " ".join(["the ship sailed over the grey sea"] * 25)  # about 180 GPT-2 tokens
+    lines = make_instructions(40) + json.dumps({"messages": [{"role": "user", "content": "Tell me"},
+                                                             {"role": "assistant", "content": long_answer}]})
+    dataset = services.dataset_create(owner=alice, uploaded_file=upload("long.jsonl", lines.encode()))
+    assert 128 < dataset.report["instructions"]["longest_tokens"] <= 256
+    plan = services.run_plan(owner=alice, dataset=dataset, base_model=bases["tiny"])
+    assert plan["hyperparameters"]["block_size"] == 256
+    short = services.dataset_create(owner=alice, uploaded_file=upload("short.jsonl", make_instructions(40).encode()))
+    assert services.run_plan(owner=alice, dataset=short, base_model=bases["tiny"])["hyperparameters"]["block_size"] == 128

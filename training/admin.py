@@ -149,15 +149,15 @@ class TrainingRunAdmin(DeleteThroughServices, admin.ModelAdmin):
 
 @admin.register(Dataset)
 class DatasetAdmin(DeleteThroughServices, admin.ModelAdmin):
-    list_display = ("name", "owner", "is_sample", "published", "language", "size_bytes", "tokens_column",
+    list_display = ("name", "owner", "kind", "is_sample", "published", "language", "size_bytes", "tokens_column",
                     "error_code", "created_at")
-    list_filter = ("is_sample", "published", "language", "error_code")
+    list_filter = ("kind", "is_sample", "published", "language", "error_code")
     search_fields = ("name", "code", "owner__username")
     list_select_related = ("owner",)
     raw_id_fields = ("owner",)
-    readonly_fields = ("code_field", "size_bytes", "encoding", "preparation", "report", "error_code",
+    readonly_fields = ("kind", "code_field", "size_bytes", "encoding", "preparation", "report", "error_code",
                        "error_params_field")
-    fields = ("name", "description", "language", "file", "owner", "is_sample", "published", "code_field",
+    fields = ("name", "description", "language", "file", "kind", "owner", "is_sample", "published", "code_field",
               "size_bytes", "encoding", "preparation", "report", "error_code", "error_params_field")
     actions = ("publish", "unpublish")
 
@@ -186,6 +186,9 @@ class DatasetAdmin(DeleteThroughServices, admin.ModelAdmin):
             obj.size_bytes = obj.file.size
             if "file" in form.changed_data:
                 obj.save()  # writes the file under its generated name
+                # Conversations (.jsonl with "messages" or "instruction") are recognised as at an upload.
+                obj.kind = services.dataset_kind_detect(obj.path.read_text(encoding="utf-8", errors="replace"),
+                                                        obj.path.suffix.lstrip(".").lower())
             services.dataset_check(dataset=obj)
             if obj.error_code:
                 from training.reasons import dataset_error_message

@@ -6,7 +6,8 @@ from django.utils.translation import gettext_lazy as _
 
 from training import conf
 from training.models import BaseModel, TrainingRun
-from training.services import BOUNDS, MAX_EXTRA_PROMPTS, MAX_PROMPT_CHARS, datasets_for_user
+from training.services import (BOUNDS, MAX_CHAT_MESSAGE_CHARS, MAX_CHAT_MESSAGES, MAX_EXTRA_PROMPTS, MAX_PROMPT_CHARS,
+                               datasets_for_user)
 
 
 class DatasetUploadForm(forms.Form):
@@ -18,6 +19,12 @@ class DatasetUploadForm(forms.Form):
     keep_notation = forms.BooleanField(label=_("Keep Aozora Bunko notation"), required=False, help_text=_(
         "Ruby 《》, editor notes ［＃…］ and the Aozora Bunko header and footer are removed unless you tick this: "
         "a model would learn the markup as if it were the text."))
+    kind = forms.ChoiceField(label=_("Kind of data"), required=False, initial="", choices=[
+        ("", _("Detect from the file")), ("text", _("Text to continue")),
+        ("instruction", _("Conversations to answer (instructions)"))], help_text=_(
+        "Conversations are a .jsonl file, one per line: {\"messages\": [{\"role\": \"user\", \"content\": …}, "
+        "{\"role\": \"assistant\", \"content\": …}]} (roles system, user, assistant), or "
+        "{\"instruction\": …, \"input\": …, \"output\": …}. Such a file is detected by itself."))
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -176,6 +183,40 @@ def playground_token_limit(context_tokens: int | None = None) -> int:
     if context_tokens:
         limit = min(limit, int(context_tokens) - 1)
     return max(1, limit)
+
+
+class ChatForm(PlaygroundForm):
+    """The playground of an instruction run: a conversation. Its history travels in the page
+    (a hidden field, re-checked on every post: roles, lengths, at most MAX_CHAT_MESSAGES)."""
+
+    message = forms.CharField(label=_("Your message"), max_length=MAX_CHAT_MESSAGE_CHARS,
+                              widget=forms.Textarea(attrs={"rows": 2}))
+    system = forms.CharField(label=_("System message"), max_length=500, required=False, help_text=_(
+        "Optional: how the assistant should behave. It is sent first in every turn."))
+    history = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    field_order = ["message", "system"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["prompt"]
+
+    def clean_history(self):
+        import json
+
+        raw = self.cleaned_data.get("history") or ""
+        if not raw:
+            return []
+        try:
+            messages = json.loads(raw)
+        except ValueError:
+            messages = None
+        valid = isinstance(messages, list) and len(raw) <= 4 * MAX_CHAT_MESSAGES * MAX_CHAT_MESSAGE_CHARS and all(
+            isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
+            and len(m["content"]) <= MAX_CHAT_MESSAGE_CHARS for m in messages)
+        if not valid:
+            raise forms.ValidationError(_("The conversation could not be read. Start a new one."))
+        return [{"role": m["role"], "content": m["content"]} for m in messages][-MAX_CHAT_MESSAGES:]
 
 
 class CompareForm(forms.Form):

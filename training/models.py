@@ -29,6 +29,8 @@ class Dataset(models.Model):
     """A text corpus: a student's upload or a shared sample published by an instructor."""
 
     ALLOWED_EXTENSIONS = (".txt", ".md", ".jsonl", ".csv")
+    TEXT, INSTRUCTION = "text", "instruction"
+    KIND_CHOICES = [(TEXT, _("text")), (INSTRUCTION, _("instructions (conversations)"))]
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
@@ -36,6 +38,9 @@ class Dataset(models.Model):
     name = models.CharField(_("name"), max_length=120)
     description = models.TextField(_("description"), blank=True)
     language = models.CharField(_("language"), max_length=8, blank=True, choices=settings.LANGUAGES)
+    # What the file holds: a text to continue, or conversations to answer (a .jsonl file whose
+    # lines have "messages", or Alpaca's "instruction" and "output"): detected at upload or chosen.
+    kind = models.CharField(_("kind"), max_length=20, choices=KIND_CHOICES, default=TEXT)
     file = models.FileField(_("file"), upload_to=dataset_upload_to, max_length=255)
     size_bytes = models.PositiveBigIntegerField(_("size in bytes"), default=0)
     # The upload as sent, kept only when it held Aozora Bunko notation, so that the student
@@ -91,6 +96,10 @@ class Dataset(models.Model):
     def can_reclean(self) -> bool:
         """Whether the original upload is kept, so the notation can be removed or kept anew."""
         return bool(self.original) and bool(self.notation.get("detected"))
+
+    @property
+    def is_instruction(self) -> bool:
+        return self.kind == self.INSTRUCTION
 
     def tokens_for(self, base_key: str) -> int:
         """Tokens under that base's own tokenizer when the check counted them (rinna's
@@ -197,6 +206,11 @@ class TrainingRun(models.Model):
                                    verbose_name=_("base model"))
     base_run = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children",
                                  verbose_name=_("base run"))
+    # "text": a language model of the text; "instruction": an assistant trained on conversations
+    # (the loss on the answers only, a chat template in the export, a chat playground).
+    TEXT_TASK, INSTRUCTION_TASK = "text", "instruction"
+    TASK_CHOICES = [(TEXT_TASK, _("text")), (INSTRUCTION_TASK, _("instructions"))]
+    task = models.CharField(_("kind of run"), max_length=20, choices=TASK_CHOICES, default=TEXT_TASK)
     preset = models.CharField(_("preset"), max_length=20, default="quick")
     hyperparameters = models.JSONField(_("hyperparameters"), default=dict, blank=True)
     # How the preset became these settings (budget, measured speed, steps, what limits them):
@@ -297,6 +311,10 @@ class TrainingRun(models.Model):
     @property
     def output_dir(self) -> Path:
         return self.attempt_dir(self.published_attempt or self.attempt)
+
+    @property
+    def is_instruction(self) -> bool:
+        return self.task == self.INSTRUCTION_TASK
 
     @property
     def export_dir(self) -> Path | None:

@@ -5,6 +5,7 @@ technical detail (traceback) in `error_detail`, which only the admin shows.
 """
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 # Run failure reasons: what happened, and what the student can do about it.
 RUN_FAILURES = {
@@ -82,8 +83,51 @@ def _zip_params(params: dict) -> dict:
             "count": params.get("count", ""), "max_entries": params.get("max_entries", "")}
 
 
+# One sentence per problem of an instruction dataset's line; %(turn)s is the message's number in
+# the conversation, %(role)s the role found.
+INSTRUCTION_PROBLEMS = {
+    "instr_invalid_json": _("the line is not valid JSON."),
+    "instr_not_object": _("the line is not a JSON object."),
+    "instr_no_messages": _("the object has neither \"messages\" nor \"instruction\" and \"output\"."),
+    "instr_messages_not_list": _("\"messages\" must be a non-empty list of {\"role\", \"content\"} objects."),
+    "instr_missing_role": _("message %(turn)s has no \"role\"."),
+    "instr_unknown_role": _("message %(turn)s has the role \"%(role)s\"; the roles are system, user and assistant."),
+    "instr_missing_content": _("message %(turn)s has no \"content\" text."),
+    "instr_empty_answer": _("the assistant's answer (message %(turn)s) is empty."),
+    "instr_no_assistant": _("the conversation has no assistant turn, so there is nothing to learn."),
+    "instr_ends_without_answer": _("the conversation ends with a question; its last message must be the "
+                                   "assistant's answer."),
+    "instr_missing_instruction": _("the \"instruction\" is missing or empty."),
+    "instr_reserved_token": _("message %(turn)s contains %(token)s, a token the chat template keeps for itself; "
+                              "remove it."),
+    "instr_empty": _("the file holds no conversation."),
+}
+
+
+def instruction_problem_message(problem: dict) -> str:
+    """One problem of an instruction dataset, with its line, in the reader's language."""
+    params = {"turn": "", "role": "", "token": "", **(problem.get("params") or {})}
+    sentence = str(INSTRUCTION_PROBLEMS.get(problem.get("code"), _("this line cannot be used."))) % params
+    if problem.get("line"):
+        return str(_("Line %(line)s: %(problem)s") % {"line": problem["line"], "problem": sentence})
+    return sentence[:1].upper() + sentence[1:]
+
+
 def dataset_error_message(code: str, params: dict | None = None) -> str:
     params = params or {}
+    if code == "instructions_invalid":
+        problems = params.get("problems") or []
+        count = params.get("count") or len(problems)
+        head = ngettext("The conversations file has %(count)s problem:", "The conversations file has %(count)s "
+                        "problems:", count) % {"count": count}
+        lines = [instruction_problem_message(problem) for problem in problems]
+        more = count - len(lines)
+        if more > 0:
+            lines.append(ngettext("…and %(count)s more.", "…and %(count)s more.", more) % {"count": more})
+        return " ".join([str(head), *lines])
+    if code == "instr_no_answer_fits":
+        return str(_("No conversation keeps any of its answer within a block of %(block_size)s tokens: shorten "
+                     "the conversations or choose a longer block.") % {"block_size": params.get("block_size")})
     if code == "empty":
         return str(_("The file is empty."))
     if code in ("not_utf8", "unknown_encoding"):

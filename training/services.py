@@ -54,12 +54,18 @@ def _base_keys_for_check() -> list[str]:
 
 
 def dataset_check(*, dataset: Dataset) -> Dataset:
-    """Run the engine's check on the stored file and keep its figures (or its error)."""
-    from training.engine import DatasetError, check_dataset
+    """Run the engine's check on the stored file and keep its figures (or its error): the text
+    check, or for an instruction dataset the conversations' check (every problem with its line)."""
+    from training.engine import DatasetError, check_dataset, check_instruction_dataset
 
     try:
-        report = check_dataset(str(dataset.path), tokenizer_dir=None, max_bytes=conf.dataset_stored_max_bytes(),
-                               base_kinds=tuple(_base_keys_for_check()), cache_dir=str(conf.models_dir()))
+        if dataset.is_instruction:
+            report = check_instruction_dataset(str(dataset.path), max_bytes=conf.dataset_stored_max_bytes(),
+                                               base_kinds=tuple(_base_keys_for_check()),
+                                               cache_dir=str(conf.models_dir()))
+        else:
+            report = check_dataset(str(dataset.path), tokenizer_dir=None, max_bytes=conf.dataset_stored_max_bytes(),
+                                   base_kinds=tuple(_base_keys_for_check()), cache_dir=str(conf.models_dir()))
     except DatasetError as exc:
         dataset.report, dataset.error_code, dataset.error_params = {}, exc.code, dict(exc.params or {})
     else:
@@ -100,10 +106,23 @@ def _store_prepared(dataset: Dataset, text: str, preparation) -> None:
     dataset.preparation = preparation.to_dict()
 
 
+def dataset_kind_detect(text: str, preparation_kind: str, chosen: str = "") -> str:
+    """The kind the student chose, or: a .jsonl file of conversations ("messages", or Alpaca's
+    "instruction"/"output") is an instruction dataset, anything else a text."""
+    from training.engine import looks_like_instructions
+
+    if chosen in (Dataset.TEXT, Dataset.INSTRUCTION):
+        return chosen
+    if preparation_kind == "jsonl" and looks_like_instructions(text):
+        return Dataset.INSTRUCTION
+    return Dataset.TEXT
+
+
 def dataset_create(*, owner, uploaded_file, name: str = "", language: str = "",
-                   keep_notation: bool = False) -> Dataset:
+                   keep_notation: bool = False, kind: str = "") -> Dataset:
     """Read the upload (unzipped, decoded, Aozora notation removed unless kept), store it as
-    UTF-8 under a generated name and check it at once; on any error nothing is kept."""
+    UTF-8 under a generated name and check it at once; on any error nothing is kept.
+    `kind` "text" or "instruction" is the student's choice; "" detects it from the file."""
     from django.core.files.base import ContentFile
 
     max_bytes = conf.dataset_max_bytes()
@@ -114,7 +133,8 @@ def dataset_create(*, owner, uploaded_file, name: str = "", language: str = "",
     storage_check(owner=owner, needed=uploaded_file.size, as_dataset=True)
     raw = _read_upload(uploaded_file, max_bytes)
     text, preparation = _prepared(raw, uploaded_file.name or "", keep_notation)
-    dataset = Dataset(owner=owner, name=dataset_display_name(name or uploaded_file.name), language=language)
+    dataset = Dataset(owner=owner, name=dataset_display_name(name or uploaded_file.name), language=language,
+                      kind=dataset_kind_detect(text, preparation.kind, kind))
     try:
         _store_prepared(dataset, text, preparation)
         if preparation.notation.get("detected"):
@@ -381,6 +401,19 @@ def base_block_size_limit(*, base_model: BaseModel | None, base_run: TrainingRun
 
 # Runs -------------------------------------------------------------------------------------
 
+INSTRUCTION_BLOCK_SIZES = (128, 256)  # an instruction run's block: the first that holds the longest conversation
+
+
+def default_block_size(*, dataset: Dataset, block_limit: int) -> int:
+    """128 tokens; for conversations, a longer block (up to 256) when the longest one needs it, so
+    that a conversation is not cut (the check measured it with GPT-2's tokenizer)."""
+    longest = int(((dataset.report or {}).get("instructions") or {}).get("longest_tokens") or 0)
+    size = 128
+    if dataset.is_instruction:
+        size = next((s for s in INSTRUCTION_BLOCK_SIZES if longest <= s), INSTRUCTION_BLOCK_SIZES[-1])
+    return min(size, block_limit)
+
+
 def run_plan(*, owner, dataset: Dataset, base_model: BaseModel | None = None, base_run: TrainingRun | None = None,
              preset: str = "quick", options: dict | None = None) -> dict:
     """Validate a run request without saving it, and turn the preset into concrete settings:
@@ -411,7 +444,7 @@ def run_plan(*, owner, dataset: Dataset, base_model: BaseModel | None = None, ba
     tokens = dataset_tokens_for(dataset=dataset, base_key=base_key, base_run=base_run)
     parameters = base_parameters(base_key)
     overrides = {key: value for key, value in options.items() if key in PLAN_KEYS}
-    overrides.setdefault("block_size", min(128, block_limit))
+    overrides.setdefault("block_size", default_block_size(dataset=dataset, block_limit=block_limit))
 
     def plan_at(speed: float) -> dict:
         return preset_plan(preset, base_kind=base_kind, base_source=str(base_source),
@@ -499,6 +532,7 @@ def training_run_create(*, owner, dataset: Dataset, base_model: BaseModel | None
                 _check_queue_room(owner)
                 run = TrainingRun.objects.create(
                     owner=owner, dataset=dataset, base_model=None if base_run else base_model, base_run=base_run,
+                    task=TrainingRun.INSTRUCTION_TASK if dataset.is_instruction else TrainingRun.TEXT_TASK,
                     preset=preset, hyperparameters=plan["hyperparameters"], plan=plan["plan"], name=dataset_display_name(name)[:120]
                     if name else "", active_slot=slot, status=TrainingRun.QUEUED, attempt=1,
                     job_timeout=plan["job_timeout"], eta_seconds=plan["estimate_seconds"])
@@ -597,3 +631,27 @@ def training_run_set_demo(*, run: TrainingRun) -> None:
         TrainingRun.objects.filter(is_demo=True).exclude(pk=run.pk).update(is_demo=False)
         TrainingRun.objects.filter(pk=run.pk).update(is_demo=True)
     run.is_demo = True
+
+
+# The playground of an instruction run -----------------------------------------------------
+
+MAX_CHAT_MESSAGES = 20  # the conversation kept in the page: the most recent messages
+MAX_CHAT_MESSAGE_CHARS = 1000
+
+
+def playground_chat(*, run: TrainingRun, history: list[dict], message: str, system: str = "",
+                    sampling: dict, seed: int) -> dict:
+    """The assistant's answer to `message` after `history`, from the run's exported model.
+
+    The one place the site asks for a chat answer: the engine's `chat_reply(model_dir,
+    messages, **sampling, seed=...)` does the model work (template, context, stop at <|end|>).
+    Returns {"history": the conversation with both new messages, "reply", "used_messages"};
+    raises training.engine.EngineError (or OSError) when the model cannot answer."""
+    from training.engine import chat_reply
+
+    conversation = [*history, {"role": "user", "content": message}]
+    messages = ([{"role": "system", "content": system}] if system.strip() else []) + conversation
+    answer = chat_reply(str(run.export_dir), messages, seed=seed, **sampling)
+    conversation.append({"role": "assistant", "content": answer["reply"]})
+    return {"history": conversation[-MAX_CHAT_MESSAGES:], "reply": answer["reply"],
+            "used_messages": answer["used_messages"]}

@@ -18,7 +18,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from training import conf, selectors, services
 from training.charts import history_series, loss_chart
 from training.downloads import archive_response
-from training.forms import CompareForm, DatasetUploadForm, PlaygroundForm, RunForm
+from training.forms import ChatForm, CompareForm, DatasetUploadForm, PlaygroundForm, RunForm
 from training.loss_reading import loss_observation
 from training.logtext import lines_text
 from training.models import Dataset, TrainingRun
@@ -50,7 +50,8 @@ def dataset_list(request):
         try:
             dataset = services.dataset_create(owner=request.user, uploaded_file=form.cleaned_data["file"],
                                               name=form.cleaned_data["name"],
-                                              keep_notation=form.cleaned_data["keep_notation"])
+                                              keep_notation=form.cleaned_data["keep_notation"],
+                                              kind=form.cleaned_data.get("kind") or "")
         except services.DatasetRejected as exc:
             form.add_error("file", exc.message)
         else:
@@ -231,7 +232,9 @@ def _still_overfitting(run: TrainingRun) -> bool:
 def run_detail(request, code):
     run = selectors.run_for_owner(request.user, code)
     context = _progress_context(run)
-    if run.status == TrainingRun.SUCCEEDED:
+    if run.status == TrainingRun.SUCCEEDED and run.is_instruction:
+        context["chat_form"] = ChatForm(context_tokens=_context_tokens(run))
+    elif run.status == TrainingRun.SUCCEEDED:
         context["playground_form"] = PlaygroundForm(initial={"prompt": _default_prompt(run)},
                                                     context_tokens=_context_tokens(run))
     return render(request, "training/run_detail.html", context)
@@ -300,6 +303,8 @@ def run_playground(request, code):
     run = selectors.run_for_owner(request.user, code)
     if run.status != TrainingRun.SUCCEEDED or run.export_dir is None:
         raise Http404("No model to play with")
+    if run.is_instruction:
+        return _chat(request, run)
     form = PlaygroundForm(request.POST, context_tokens=_context_tokens(run))
     context = {"run": run, "playground_form": form}
     if form.is_valid():
@@ -311,6 +316,46 @@ def run_playground(request, code):
     # htmx swaps only 2xx answers into #playground-result: field errors must come back as 200
     # there, or the student sees nothing (and django-htmx's debug handler blanks the page).
     status = 200 if form.is_valid() or request.htmx else 400
+    return render(request, template, context, status=status)
+
+
+def _chat(request, run: TrainingRun):
+    """The chat playground: the conversation so far comes back with the post (bounded by the
+    form), the answer is added, and the page (or, with htmx, the chat panel) shows it all."""
+    import json
+    import secrets
+
+    from training.engine import EngineError
+
+    form = ChatForm(request.POST, context_tokens=_context_tokens(run))
+    context = {"run": run, "chat_form": form, "chat_history": []}
+    if form.is_valid():
+        data = form.cleaned_data
+        seed = data["seed"] if data.get("seed") is not None else secrets.randbelow(2**31)
+        sampling = {"max_new_tokens": data["max_new_tokens"], "temperature": data["temperature"],
+                    "top_k": data["top_k"], "top_p": data["top_p"]}
+        try:
+            answer = services.playground_chat(run=run, history=data["history"], message=data["message"],
+                                              system=data.get("system") or "", sampling=sampling, seed=seed)
+        except (EngineError, OSError) as exc:
+            log.warning("chat playground failed for run %s: %s", run.code, exc)
+            context["chat_history"] = data["history"]
+            context["generation_error"] = _("The model could not answer right now. Please try again.")
+        else:
+            context.update(chat_history=answer["history"], seed=seed)
+            # A fresh form: the message box empties, the settings and the conversation stay.
+            values = {key: data.get(key) for key in ("system", "temperature", "top_k", "top_p", "max_new_tokens")}
+            form = ChatForm(initial={**values, "seed": data.get("seed"),
+                                     "history": json.dumps(answer["history"], ensure_ascii=False)},
+                            context_tokens=_context_tokens(run))
+            context["chat_form"] = form
+    elif "history" not in form.errors:
+        context["chat_history"] = form.cleaned_data.get("history") or []
+    template = "training/includes/playground_chat.html" if request.htmx else "training/run_detail.html"
+    if not request.htmx:
+        context.update(_progress_context(run))
+    # As in the text playground: htmx swaps only 2xx answers, so its errors come back as 200.
+    status = 400 if form.is_bound and form.errors and not request.htmx else 200
     return render(request, template, context, status=status)
 
 

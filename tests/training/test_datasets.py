@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from tests.factories import make_text, upload
+from tests.factories import make_instructions, make_text, upload
 from training.models import Dataset
 
 pytestmark = pytest.mark.django_db
@@ -112,9 +112,16 @@ def test_seed_training_is_idempotent(db, settings, tmp_path, monkeypatch):
     corpora.mkdir()
     (corpora / "en-test.txt").write_text(make_text(200), encoding="utf-8")
     monkeypatch.setattr(seed_training, "CORPORA_DIR", corpora)
+    instructions = tmp_path / "instructions"
+    instructions.mkdir()
+    (instructions / "en-course-tutor.jsonl").write_text(make_instructions(30), encoding="utf-8")
+    monkeypatch.setattr(seed_training, "INSTRUCTIONS_DIR", instructions)
     call_command("seed_training")
     call_command("seed_training")
-    assert Dataset.objects.filter(is_sample=True, published=True).count() == 1
+    assert Dataset.objects.filter(is_sample=True, published=True).count() == 2
+    tutor = Dataset.objects.get(seed_key="instructions:en-course-tutor")
+    assert tutor.kind == Dataset.INSTRUCTION and tutor.is_usable and tutor.name == "Course tutor (conversations)"
+    tutor.delete()
     assert set(BaseModel.objects.values_list("key", flat=True)) == {
         "tiny", "small", "gpt2", "distilgpt2", "rinna-ja-xsmall", "rinna-ja-small", "rinna-ja-medium"}
     tiny = BaseModel.objects.get(key="tiny")

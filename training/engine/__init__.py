@@ -15,7 +15,7 @@ _EXPORTS = {
     "calibrate": "calibration",
     "EngineError": "errors", "DatasetError": "errors", "BaseModelMissing": "errors",
     "TrainingCancelled": "errors", "OutOfMemory": "errors",
-    "check_dataset": "check", "prepare_text": "prepare", "PreparationReport": "prepare",
+    "check_dataset": "check", "check_instruction_dataset": "check", "prepare_text": "prepare", "PreparationReport": "prepare",
     "train": "trainer",
     "export_zip": "export",
     "is_base_present": "bases", "download_base_model": "bases",

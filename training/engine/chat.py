@@ -108,8 +108,9 @@ def split_conversations(conversations: list, *, val_fraction: float, seed: int) 
 
 def pack(encoded: list[tuple[list[int], list[int]]], *, block_size: int, pad_id: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Rows of `block_size` tokens holding whole conversations, one after another, padded at
-    the end with `pad_id` (label -100). A conversation longer than a block is cut to its first
-    `block_size` tokens (dropped if no answer token is left). Returns (ids, labels, cut)."""
+    the end with `pad_id` (label -100). A conversation longer than a block keeps its last
+    `block_size` tokens: its final answer is learned, its beginning (the oldest context) is
+    cut; it is dropped if no answer token is left. Returns (ids, labels, cut)."""
     rows_ids, rows_labels = [], []
     current_ids, current_labels = [], []
     cut = 0
@@ -123,7 +124,7 @@ def pack(encoded: list[tuple[list[int], list[int]]], *, block_size: int, pad_id:
     for ids, labels in encoded:
         if len(ids) > block_size:
             cut += 1
-            ids, labels = ids[:block_size], labels[:block_size]
+            ids, labels = ids[-block_size:], labels[-block_size:]
         if all(label == IGNORE for label in labels[1:]):
             continue
         if len(current_ids) + len(ids) > block_size:

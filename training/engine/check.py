@@ -28,10 +28,53 @@ def check_dataset(path: str, *, tokenizer_dir: str | None = None, block_size: in
     as the run will count: with a tokenizer trained on this text.
     """
     corpus = read_corpus(path, max_bytes=max_bytes)
+    return _corpus_report(corpus, tokenizer_dir=tokenizer_dir, block_size=block_size, base_kinds=base_kinds,
+                          cache_dir=cache_dir)
+
+
+def check_instruction_dataset(path: str, *, block_size: int = 128, max_bytes: int = DEFAULT_MAX_BYTES,
+                              base_kinds=DEFAULT_BASE_KINDS, cache_dir: str | None = None) -> DatasetReport:
+    """The check of an instruction dataset (JSONL conversations): `check_instructions` on its
+    text, refused as DatasetError "instructions_invalid" (params: the problems, each with its
+    line and code, and their count) when any line has a problem; otherwise the figures of a
+    text check on the conversations as the template writes them, with the instruction report
+    (conversations, answers' tokens, how many a block of `block_size` tokens would cut) in
+    `instructions`."""
+    from .chat import chat_tokenizer, render
+    from .corpus import Corpus, _decode
+    from .errors import DatasetError
+    from .instructions import check_instructions, parse_instructions
+
+    size = os.path.getsize(path)
+    if size > max_bytes:
+        raise DatasetError(f"The file is too large: {size} bytes, the limit is {max_bytes} bytes.",
+                           code="too_large", params={"bytes": size, "max_bytes": max_bytes})
+    with open(path, "rb") as f:
+        text = _decode(f.read())
+    tokenizer = chat_tokenizer(load_tokenizer(gpt2_tokenizer_dir()))
+    report = check_instructions(text, tokenizer=tokenizer, block_size=block_size)
+    if not report.ok:
+        first = report.problems[0] if report.problems else {"message": "The file holds no conversation."}
+        raise DatasetError(f"The instruction dataset has {max(1, report.problem_count)} problem(s); "
+                           f"the first: {first['message']}", code="instructions_invalid",
+                           params={"problems": report.problems, "count": max(1, report.problem_count)})
+    conversations, _ = parse_instructions(text)
+    documents = [render(messages) for messages in conversations]
+    corpus = Corpus(documents=documents, pieces=documents, separate_documents=True, bytes=size)
+    result = _corpus_report(corpus, tokenizer_dir=None, block_size=block_size, base_kinds=base_kinds,
+                            cache_dir=cache_dir, allow_short=True)
+    result.instructions = report.to_dict()
+    return result
+
+
+def _corpus_report(corpus, *, tokenizer_dir, block_size, base_kinds, cache_dir,
+                   allow_short: bool = False) -> DatasetReport:
+    # Conversations are counted as rendered, each chat token as the few pieces of its text: a
+    # slight overcount, on the safe side for estimates.
     tokenizer = load_tokenizer(tokenizer_dir or gpt2_tokenizer_dir())
     tokens = count_tokens(tokenize_corpus(corpus, tokenizer))
     blocks = tokens // block_size
-    if blocks == 0:
+    if blocks == 0 and not allow_short:  # conversations are padded to a block: any one is enough
         raise too_small(tokens, block_size)
     figures = text_figures(corpus.documents)
     scratch_ratio = scratch_tokens_per_char(corpus.documents)

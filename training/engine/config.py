@@ -127,6 +127,7 @@ class DatasetReport:
     # tokens per character of a tokenizer trained on this text, as the run will train one.
     tokens_by_base: dict = field(default_factory=dict)
     scratch_tokens_per_char: float = 0.0
+    instructions: dict = field(default_factory=dict)  # an instruction dataset: instructions.InstructionReport
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -108,7 +108,7 @@ DATA_LABELS = {
 
 
 def model_card(*, base: str, base_kind: str, data: dict, hyperparameters: dict, metrics: dict,
-               samples: list[dict], language: str = "en") -> str:
+               samples: list[dict], language: str = "en", chat: bool = False) -> str:
     """README.md for the export: where it came from, on what, how well, and how to load it.
 
     Written in the language of the run's text ("en", "ja"), or in both, Japanese first, for a
@@ -117,7 +117,7 @@ def model_card(*, base: str, base_kind: str, data: dict, hyperparameters: dict, 
         raise ValueError(f"card language must be one of {CARD_LANGUAGES}, not {language!r}")
     languages = ["ja", "en"] if language == "both" else [language]
     bodies = [_card(CARD_WORDS[lang], lang, base=base, base_kind=base_kind, data=data,
-                    hyperparameters=hyperparameters, metrics=metrics, samples=samples) for lang in languages]
+                    hyperparameters=hyperparameters, metrics=metrics, samples=samples, chat=chat) for lang in languages]
     front = f"""---
 library_name: transformers
 pipeline_tag: text-generation
@@ -135,6 +135,7 @@ CARD_WORDS = {
         "title": "GPT-2 model made on llmschool", "base": "Base: {}.",
         "scratch": "trained from scratch (GPT-2 architecture, preset `{}`)", "pretrained": "fine-tuned from `{}`",
         "run": "continued from a previous llmschool run", "load": "How to load it", "prompt": "Once upon a time,",
+        "question": "What is a token?",
         "metrics": "Metrics (validation set)",
         "bpc": "Bits per character count the validation loss per character of text instead of per token, so "
                "they compare models whose tokenizers differ.",
@@ -146,6 +147,7 @@ CARD_WORDS = {
         "title": "llmschool で作った GPT-2 モデル", "base": "ベースモデル：{}。",
         "scratch": "ゼロから学習（GPT-2 のアーキテクチャ、プリセット `{}`）", "pretrained": "`{}` をファインチューニング",
         "run": "llmschool の以前のランの続きから学習", "load": "読み込み方", "prompt": "昔々、",
+        "question": "トークンとは何ですか？",
         "metrics": "評価指標（検証用テキスト）",
         "bpc": "1 文字あたりのビット数は、検証損失をトークン単位ではなく文字単位で数え直したものです。"
                "トークナイザーが違うモデル同士でも比べられます。",
@@ -156,7 +158,8 @@ CARD_WORDS = {
 }
 
 
-def _card(words: dict, language: str, *, base, base_kind, data, hyperparameters, metrics, samples) -> str:
+def _card(words: dict, language: str, *, base, base_kind, data, hyperparameters, metrics, samples,
+          chat: bool = False) -> str:
     base_line = words[base_kind].format(base) if base_kind in ("scratch", "pretrained", "run") else base
     sample_text = "\n\n".join(words["sample"].format(prompt=s["prompt"], before=s["base"], after=s["tuned"])
                                for s in samples)
@@ -166,7 +169,7 @@ def _card(words: dict, language: str, *, base, base_kind, data, hyperparameters,
 
 ## {words["load"]}
 
-{_loading_code(words["prompt"])}
+{_chat_code(words["question"]) if chat else _loading_code(words["prompt"])}
 
 ## {words["metrics"]}
 
@@ -190,6 +193,19 @@ def _card(words: dict, language: str, *, base, base_kind, data, hyperparameters,
 
 {sample_text}
 """
+
+
+def _chat_code(question: str) -> str:
+    return f"""```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+model = AutoModelForCausalLM.from_pretrained("path/to/this/folder")
+tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")
+messages = [{{"role": "user", "content": "{question}"}}]
+inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+output = model.generate(**inputs, max_new_tokens=80)  # stops at <|end|> (generation_config.json)
+print(tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True))
+```"""
 
 
 def _loading_code(prompt: str) -> str:

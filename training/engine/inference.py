@@ -151,7 +151,7 @@ def chat_reply(model_dir: str, messages: list[dict], *, max_new_tokens: int = 50
     model, tokenizer = loaded.model, loaded.tokenizer
     if not has_chat_tokens(tokenizer):
         raise EngineError("This model was not trained on conversations.", code="not_chat", params={})
-    messages = [{"role": m["role"], "content": str(m["content"])[:MAX_MESSAGE_CHARS]}
+    messages = [{"role": m["role"], "content": _without_chat_tokens(str(m["content"]))[:MAX_MESSAGE_CHARS]}
                 for m in messages if m.get("role") in ROLES_ORDER][-MAX_CHAT_MESSAGES:]
     if not messages or messages[-1]["role"] != "user":
         raise EngineError("A chat needs the user's message last.", code="chat_invalid", params={})
@@ -171,6 +171,15 @@ def chat_reply(model_dir: str, messages: list[dict], *, max_new_tokens: int = 50
         reply = sample_text(model, tokenizer, prompt, settings, seed=seed,
                             stop_ids=[tokenizer.convert_tokens_to_ids(END)])
     return {"reply": reply.strip(), "used_messages": len(system) + len(kept), "prompt": prompt}
+
+
+def _without_chat_tokens(text: str) -> str:
+    """A message cannot speak for another role: the template's own tokens are taken out of it."""
+    from .chat import CHAT_TOKENS
+
+    for token in CHAT_TOKENS:
+        text = text.replace(token, "")
+    return text
 
 
 def filtered_probabilities(logits, *, temperature: float, top_k: int | None = None, top_p: float | None = None):

@@ -11,10 +11,13 @@ raises on bad content, so a background check can store its report as it is.
 import json
 from dataclasses import asdict, dataclass, field
 
+from .chat import CHAT_TOKENS
 from .errors import DatasetError
 
 ROLES = ("system", "user", "assistant")
 INSTRUCTION_KEYS = ("messages", "instruction")
+# The chat template's own tokens: inside a message they would end it early.
+RESERVED = tuple(CHAT_TOKENS)
 MAX_PROBLEMS = 20  # problems listed in a report (the count says how many there were)
 
 
@@ -33,7 +36,7 @@ class InstructionReport:
     answer_tokens: int = 0
     longest_tokens: int = 0
     block_size: int = 0
-    too_long: int = 0  # conversations longer than block_size: cut at the end of the block
+    too_long: int = 0  # conversations longer than block_size: their beginnings are cut (see chat.pack)
 
     @property
     def ok(self) -> bool:
@@ -86,6 +89,11 @@ def _messages(value):
             problems.append(("instr_missing_content", {"turn": turn},
                              f'Message {turn} has no "content" text.'))
             continue
+        reserved = next((token for token in RESERVED if token in content), None)
+        if reserved:
+            problems.append(("instr_reserved_token", {"turn": turn, "token": reserved},
+                             f"Message {turn} contains {reserved}, a token the chat template reserves."))
+            continue
         if role == "assistant" and not content.strip():
             problems.append(("instr_empty_answer", {"turn": turn}, f"Message {turn}, the assistant's answer, is empty."))
             continue
@@ -107,6 +115,11 @@ def _alpaca(record):
         problems.append(("instr_missing_content", {"turn": 1}, 'The "input" must be text.'))
     if not isinstance(output, str) or not output.strip():
         problems.append(("instr_empty_answer", {"turn": 2}, 'The "output", the answer, is missing or empty.'))
+    texts = [value for value in (instruction, extra, output) if isinstance(value, str)]
+    reserved = next((token for token in RESERVED for text in texts if token in text), None)
+    if reserved:
+        problems.append(("instr_reserved_token", {"turn": 1, "token": reserved},
+                         f"The line contains {reserved}, a token the chat template reserves."))
     if problems:
         return None, "alpaca", problems
     user = instruction if not (extra or "").strip() else f"{instruction}\n\n{extra}"

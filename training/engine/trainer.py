@@ -559,7 +559,7 @@ class _Run:
                    "exported_step": state["best_step"], "steps": state["step"]}
         card = model_card(base=base_name, base_kind=self.config.base_kind, data=self.data,
                           hyperparameters=hyperparameters, metrics=metrics, samples=sample_rows,
-                          language=self.config.card_language)
+                          language=self.config.card_language, chat=self.chat)
         export_dir = export_model(model, tokenizer, os.path.join(self.out, "export"), card=card)
         # The export is complete: optimizer state (3x the weights) is no longer needed on disk.
         shutil.rmtree(os.path.join(self.out, "checkpoints"), ignore_errors=True)

@@ -9,6 +9,15 @@ from training import services
 from training.models import BaseModel, Dataset
 
 CORPORA_DIR = Path(__file__).resolve().parents[2] / "seed" / "corpora"
+# Conversations for instruction runs (lesson 7): one JSONL file per language.
+INSTRUCTIONS_DIR = Path(__file__).resolve().parents[2] / "seed" / "instructions"
+INSTRUCTION_NAMES = {
+    "ja-course-tutor": ("講座のチューター（会話） (Course tutor, conversations)", "ja",
+                        "この講座の内容についての質問と答え。インストラクション学習用です。Questions and answers about this "
+                        "course, in Japanese, for instruction runs."),
+    "en-course-tutor": ("Course tutor (conversations)", "en",
+                        "Questions about this course and a tutor's answers, for instruction runs."),
+}
 
 # Friendly names for the corpora the project ships; other files get their file name.
 CORPUS_NAMES = {
@@ -37,7 +46,8 @@ BASE_MODELS = [
 
 
 class Command(BaseCommand):
-    help = "Create the base models and the shared sample datasets from training/seed/corpora/*.txt."
+    help = ("Create the base models and the shared sample datasets from training/seed/corpora/*.txt and "
+            "training/seed/instructions/*.jsonl (conversations).")
 
     def handle(self, *args, **options):
         created_bases = self.seed_base_models()
@@ -64,16 +74,19 @@ class Command(BaseCommand):
 
     def seed_corpora(self) -> tuple[int, int]:
         created = restored = 0
-        for path in sorted(CORPORA_DIR.glob("*.txt")):
-            key = f"corpus:{path.stem}"
+        files = [(path, "corpus", Dataset.TEXT, CORPUS_NAMES) for path in sorted(CORPORA_DIR.glob("*.txt"))]
+        files += [(path, "instructions", Dataset.INSTRUCTION, INSTRUCTION_NAMES)
+                  for path in sorted(INSTRUCTIONS_DIR.glob("*.jsonl"))]
+        for path, prefix, kind, names in files:
+            key = f"{prefix}:{path.stem}"
             dataset = Dataset.objects.filter(seed_key=key).first()
             if dataset is not None:
                 if not dataset.file or not Path(dataset.file.path).exists():
                     self._store(dataset, path)
                     restored += 1
                 continue
-            name, language, description = CORPUS_NAMES.get(path.stem, (path.stem, "", ""))
-            dataset = Dataset(seed_key=key, name=name, language=language, description=description,
+            name, language, description = names.get(path.stem, (path.stem, "", ""))
+            dataset = Dataset(seed_key=key, name=name, language=language, description=description, kind=kind,
                               is_sample=True, published=True)
             self._store(dataset, path)
             created += 1

@@ -1,0 +1,137 @@
+"""Instruction datasets and runs on the site: the upload is recognised and checked line by line,
+a run on it trains in an in-process job, its archive formats a chat, its page shows answers to
+held-out questions, and its playground is a chat."""
+import json
+import zipfile
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import make_instructions, run_form, upload
+from training import jobs, services
+from training.models import Dataset, TrainingRun
+
+BAD_LINES = "\n".join([
+    json.dumps({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}),
+    json.dumps({"messages": [{"role": "robot", "content": "beep"}, {"role": "assistant", "content": "x"}]}),
+    json.dumps({"instruction": "Say hi", "output": ""}),
+    json.dumps({"messages": [{"role": "user", "content": "Hi"}]}),
+])
+
+
+@pytest.fixture
+def conversations(alice, bases):
+    return services.dataset_create(owner=alice, uploaded_file=upload("tutor.jsonl", make_instructions(80).encode()))
+
+
+def test_an_instruction_file_is_recognised_and_checked(conversations, alice_client):
+    assert conversations.kind == Dataset.INSTRUCTION and conversations.is_usable
+    assert conversations.report["instructions"]["examples"] == 80
+    page = alice_client.get(reverse("training:dataset_detail", args=[conversations.code])).content.decode()
+    assert "Conversations" in page and "Answer tokens (what is learned)" in page
+    listing = alice_client.get(reverse("training:datasets")).content.decode()
+    assert '<span class="badge badge-info">conversations</span>' in listing
+    # A text .jsonl stays a text; the student may also say which kind a file is.
+    text = services.dataset_create(owner=conversations.owner, uploaded_file=upload(
+        "notes.jsonl", b'{"text": "the ship sailed"}\n' * 300))
+    assert text.kind == Dataset.TEXT
+    chosen = services.dataset_create(owner=conversations.owner, kind="instruction", uploaded_file=upload(
+        "tutor.jsonl", make_instructions(10).encode()))
+    assert chosen.kind == Dataset.INSTRUCTION
+
+
+@pytest.mark.parametrize("language, expected", [
+    ("en", ["The conversations file has 3 problems:", "Line 2: message 1 has the role", "Line 3: the assistant",
+            "Line 4: the conversation has no assistant turn"]),
+    ("ja", ["3 件の問題", "2 行目", "3 行目", "4 行目"]),
+])
+def test_every_problem_of_an_upload_is_named_with_its_line(alice, alice_client, bases, language, expected):
+    alice.preferred_language = language
+    alice.save()
+    response = alice_client.post(reverse("training:datasets"), {"file": upload("bad.jsonl", BAD_LINES.encode())})
+    page = response.content.decode()
+    assert response.status_code == 400 and not Dataset.objects.exists()
+    for fragment in expected:
+        assert fragment in page
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_an_instruction_run_trains_and_its_page_is_a_chat(alice, alice_client, conversations, bases, fast_runs,
+                                                         redis_conn, tmp_path):
+    response = alice_client.post(reverse("training:run_new"), run_form(conversations, max_steps="12"))
+    assert response.status_code == 302
+    run = TrainingRun.objects.get()
+    assert run.task == TrainingRun.INSTRUCTION_TASK and run.is_instruction
+    assert jobs.run_training(run.pk, 1) == "succeeded"
+    run.refresh_from_db()
+    assert run.metrics["data"]["examples"] == 80 and run.metrics["data"]["val_examples"] == 8
+    assert all(sample.get("reference") for sample in run.samples)
+
+    # The archive's tokenizer writes a chat with transformers' own apply_chat_template.
+    from transformers import AutoTokenizer
+
+    zipfile.ZipFile(run.archive_path).extractall(tmp_path / "download")
+    tokenizer = AutoTokenizer.from_pretrained(str(tmp_path / "download"))
+    text = tokenizer.apply_chat_template([{"role": "user", "content": "Repeat: the sea"}], tokenize=False,
+                                         add_generation_prompt=True)
+    assert text == "<|user|>Repeat: the sea<|end|>\n<|assistant|>"
+
+    page = alice_client.get(reverse("training:run_detail", args=[run.code])).content.decode()
+    assert "Answers to held-out questions, before and after" in page and "Expected answer" in page
+    assert "Held-out loss on answers" in page and 'id="chat-panel"' in page
+
+    # The chat playground: an answer, the conversation kept in the page, then a second turn.
+    url = reverse("training:run_playground", args=[run.code])
+    values = {"message": "Repeat: the ship sailed", "temperature": "0.8", "top_k": "50", "top_p": "0.95",
+              "max_new_tokens": "8", "seed": "3", "system": "You repeat."}
+    first = alice_client.post(url, values, HTTP_HX_REQUEST="true")
+    assert first.status_code == 200
+    history = json.loads(first.context["chat_form"].initial["history"])
+    assert [m["role"] for m in history] == ["user", "assistant"] and history[0]["content"] == values["message"]
+    second = alice_client.post(url, {**values, "message": "Repeat: the cook", "history": json.dumps(history)},
+                               HTTP_HX_REQUEST="true")
+    assert [m["role"] for m in second.context["chat_history"]] == ["user", "assistant"] * 2
+    assert "Repeat: the cook" in second.content.decode()
+    # A forged history is refused with a message, and nothing is generated.
+    forged = alice_client.post(url, {**values, "history": '[{"role": "system", "content": "x"}]'},
+                               HTTP_HX_REQUEST="true")
+    assert "The conversation could not be read" in forged.content.decode()
+
+
+def test_the_chat_history_is_bounded(alice, conversations, bases):
+    from training.forms import ChatForm
+    from training.services import MAX_CHAT_MESSAGES
+
+    long = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"m{i}"} for i in range(50)]
+    form = ChatForm({"message": "hi", "temperature": 0.8, "top_k": 50, "top_p": 0.95, "max_new_tokens": 8,
+                     "history": json.dumps(long)}, context_tokens=64)
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["history"] == long[-MAX_CHAT_MESSAGES:]
+    too_long = [{"role": "user", "content": "x" * 1001}]
+    form = ChatForm({"message": "hi", "temperature": 0.8, "top_k": 50, "top_p": 0.95, "max_new_tokens": 8,
+                     "history": json.dumps(too_long)}, context_tokens=64)
+    assert not form.is_valid() and "history" in form.errors
+
+
+def test_conversations_uploaded_in_the_admin_are_recognised(client, carol, bases):
+    client.force_login(carol)
+    response = client.post(reverse("admin:training_dataset_add"), {
+        "name": "Tutor", "description": "", "language": "en", "owner": "", "is_sample": "on", "published": "on",
+        "file": upload("tutor.jsonl", make_instructions(20).encode())})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    dataset = Dataset.objects.get()
+    assert dataset.kind == Dataset.INSTRUCTION and dataset.report["instructions"]["examples"] == 20
+
+
+def test_long_conversations_get_a_longer_block(alice, bases, settings):
+    settings.TRAINING_EXTRA_HYPERPARAMETERS = {}
+    long_answer = " ".join(["the ship sailed over the grey sea"] * 25)  # about 180 GPT-2 tokens
+    lines = make_instructions(40) + json.dumps({"messages": [{"role": "user", "content": "Tell me"},
+                                                             {"role": "assistant", "content": long_answer}]})
+    dataset = services.dataset_create(owner=alice, uploaded_file=upload("long.jsonl", lines.encode()))
+    assert 128 < dataset.report["instructions"]["longest_tokens"] <= 256
+    plan = services.run_plan(owner=alice, dataset=dataset, base_model=bases["tiny"])
+    assert plan["hyperparameters"]["block_size"] == 256
+    short = services.dataset_create(owner=alice, uploaded_file=upload("short.jsonl", make_instructions(40).encode()))
+    assert services.run_plan(owner=alice, dataset=short, base_model=bases["tiny"])["hyperparameters"]["block_size"] == 128

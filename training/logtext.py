@@ -34,6 +34,7 @@ LINES = {
                       "%(parameters)s parameters."),
     "base_pretrained": _("Base model %(base)s: %(parameters)s parameters."),
     "lora": _("LoRA r=%(r)s: training %(parameters)s adapter parameters."),
+    "chat_tokens": _("Added %(count)s chat tokens to the vocabulary (their embeddings start untrained)."),
     "base_eval": _("Base model: validation loss %(val_loss)s, perplexity %(perplexity)s, %(val_bpc)s bits per "
                    "character."),
     "start": _("Training for %(total_steps)s steps on %(device)s, %(threads)s threads."),

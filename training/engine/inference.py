@@ -2,8 +2,8 @@
 with byte spans, and attention weights. Loaded models live in a small thread-safe LRU cache.
 
 Every tensor operation of the site happens here (forward pass, softmax, top-k, sampling): the
-callers get plain dicts and lists. A long-lived process (the web process) sets its bounds with
-`configure_inference`; every public function is safe to call from several threads.
+callers get plain dicts and lists. A long-lived process (the site's inference worker) sets its
+bounds with `configure_inference`; every public function is safe to call from several threads.
 """
 import os
 import threading

@@ -187,7 +187,8 @@ class InferenceWorkers:
                    "TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT), "TEST_MODELS_DIR": str(settings.MODELS_DIR),
                    "PYTHONUNBUFFERED": "1"}
             self.count += 1
-            self.worker = WorkerProcess([QUEUE_NAME], env, self.log_dir / f"inference-{self.count}.log", INFERENCE_WORKER)
+            log = self.log_dir / f"inference-{self.count}.log"
+            self.worker = WorkerProcess([QUEUE_NAME], env, log, INFERENCE_WORKER)
             queue = Queue(QUEUE_NAME, connection=connection())
             wait_for(lambda: self.worker.process.poll() is not None or Worker.count(queue=queue) > 0, timeout=120,
                      interval=0.1, message="the inference worker to start")

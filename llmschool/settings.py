@@ -252,9 +252,9 @@ INFERENCE_WAIT_SECONDS = envfloat("INFERENCE_WAIT_SECONDS", 20.0,
                                   "answers \"busy, try again\"", minimum=0.1, maximum=300)
 INFERENCE_RATE_PER_MINUTE = envint("INFERENCE_RATE_PER_MINUTE", 60,
                                    "lab and playground requests one student may make per minute (then 429)", minimum=1)
-INFERENCE_MAX_QUEUED = envint("INFERENCE_MAX_QUEUED", 20,
+INFERENCE_MAX_QUEUED = envint("INFERENCE_MAX_QUEUED", 8,
                               "requests waiting in the inference queue beyond which new ones are answered \"busy\" "
-                              "at once", minimum=1)
+                              "at once (raise it with the number of inference workers)", minimum=1)
 INFERENCE_JOB_TIMEOUT = envint("INFERENCE_JOB_TIMEOUT", 120,
                                "seconds an inference worker may spend on one request", minimum=5)
 

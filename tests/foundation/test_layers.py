@@ -11,9 +11,9 @@ module outside migrations, lazy imports inside functions included:
 
 1. App direction (APP_MAY_IMPORT): courses imports no other app; quizzes may import courses;
    training imports neither courses nor quizzes nor the lab; the lab (training/lab/) imports
-   from training only `training.selectors` (owner-scoped run lookup) and
-   `training.loss_reading` and `training.inference` (the queue to the inference workers); the accounts app imports no other app; the apps never import the
-   project package (llmschool), which may import them all.
+   from training only `training.selectors` (owner-scoped run lookup), `training.loss_reading`
+   and `training.inference` (the queue to the inference workers); the accounts app imports no
+   other app; the apps never import the project package (llmschool), which may import them all.
 2. The engine (training/engine/) imports no Django and nothing of the site outside itself
    (tests/engine/test_no_django.py checks the same at run time).
 3. Outside the engine, code uses only the engine's public API: `training.engine` itself (the

@@ -313,8 +313,8 @@ def run_playground(request, code):
 
 
 def _generate(user, run: TrainingRun, data: dict) -> tuple[dict, int]:
-    """Generate on an inference worker: the text, or a message for the form and its status
-    (429 over the student's limits, 503 busy, 500 failed)."""
+    """Generate on an inference worker: the text, or a message for the form and the page's
+    status (429 over the student's limits, 503 busy)."""
     import secrets
 
     # A fresh seed unless the student gives one; shown with the text so it can be reproduced.
@@ -327,7 +327,8 @@ def _generate(user, run: TrainingRun, data: dict) -> tuple[dict, int]:
         log.warning("playground for run %s: %s", run.code, exc.code)
         if exc.status in (429, 503):
             return {"generation_error": exc.message}, exc.status
-        return {"generation_error": _("The model could not generate text right now. Please try again.")}, 500
+        # The page itself is fine: it shows the message in the form, as it always did.
+        return {"generation_error": _("The model could not generate text right now. Please try again.")}, 200
     return {"generated": answer["text"], "prompt": data["prompt"], "seed": seed}, 200
 
 

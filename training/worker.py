@@ -137,8 +137,9 @@ class InferenceWorker(SimpleWorker):
 
     def bootstrap(self, *args, **kwargs):
         super().bootstrap(*args, **kwargs)
-        from training.engine import configure_inference
+        from training.engine import configure_inference, warm_up_inference
 
+        warm_up_inference()  # no fork follows: torch and transformers are loaded once, before the first request
         configure_inference(max_models=conf.inference_max_loaded_models(), threads=conf.inference_torch_threads())
         log.info("inference worker: at most %s models loaded, %s torch threads", conf.inference_max_loaded_models(),
                  conf.inference_torch_threads() or "default")

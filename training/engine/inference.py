@@ -60,6 +60,14 @@ def _prepare_transformers() -> None:
             _transformers_ready = True
 
 
+def warm_up() -> None:
+    """Import torch and transformers now (a long-lived process at its start), so that its first
+    request does not pay for them (seconds, tens of seconds on a busy machine)."""
+    import torch  # noqa: F401
+
+    _prepare_transformers()
+
+
 @dataclass
 class LoadedModel:
     model_dir: str

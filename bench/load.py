@@ -1,6 +1,8 @@
-"""Load test: a class of simulated students on the site under gunicorn while a run trains.
+"""Load test: a class of simulated students on the site under gunicorn while a run trains,
+then the same class while hostile clients hammer the lab and the playground.
 
     .venv/bin/python bench/load.py [--students 20 50] [--seconds 30] [--web-workers 4]
+                                   [--hostile 20] [--attack-model gpt2|tiny]
 
 Everything runs on this machine, in a throwaway folder: a production-like configuration
 (DEBUG off, a SECRET_KEY, collected static files served by whitenoise, SQLite in WAL mode
@@ -15,8 +17,16 @@ logged in through the login form, that does what the pages do:
 
 For each phase (20, then 50 students, a fixed time each) it prints requests per second,
 errors, and p50/p95/p99 latency per kind. Targets at 20 students, while the run trains: no
-errors, p95 under 300 ms for pages and under 100 ms for the progress endpoint. Only
-127.0.0.1 is ever contacted.
+errors, p95 under 300 ms for pages and under 100 ms for the progress endpoint.
+
+The attack phase adds `--hostile` clients (default 20), each a student with two threads and
+no pause, sending lab requests (tokenize, next token, attention) and playground requests of
+200 new tokens to their own run of a GPT-2-architecture model: 124M parameters with random
+weights, saved locally (`--attack-model tiny`: a 2-layer one, for a machine too small for
+124M). The site runs one inference worker (as `make run` does). It prints the students'
+figures as above and how the hostile requests were answered (200, 429 over the student's
+limits, 503 busy); the target is the students' page p95 under 300 ms with no errors while
+under that attack. Only 127.0.0.1 is ever contacted.
 """
 import argparse
 import json
@@ -44,6 +54,38 @@ PASSWORD = "load-test-password-2026"
 HOST = "127.0.0.1"
 PAGE_KINDS = ("lesson", "dashboard", "catalog", "quiz")
 LESSONS = ["01-what-is-an-llm", "02-transformer", "03-tokenization"]
+ATTACK_TEXTS = ["東京メトロに乗って、猫カフェへ行く。" * 12, "Once upon a time a ship sailed over the grey sea. " * 4,
+                "吾輩は猫である。名前はまだ無い。" * 10]
+
+# A GPT-2-architecture model with random weights and the real GPT-2 tokenizer, saved locally.
+MODEL_SCRIPT = """
+import shutil, sys
+from pathlib import Path
+from transformers import GPT2Config, GPT2LMHeadModel
+from training.engine import gpt2_tokenizer_dir
+target, size = Path(sys.argv[1]), sys.argv[2]
+shape = {} if size == "gpt2" else {"n_layer": 2, "n_head": 2, "n_embd": 64, "n_positions": 256}
+model = GPT2LMHeadModel(GPT2Config(**shape))
+model.save_pretrained(target)
+for name in ("vocab.json", "merges.txt"):
+    shutil.copy(Path(gpt2_tokenizer_dir()) / name, target / name)
+print(f"PARAMETERS={sum(p.numel() for p in model.parameters())}")
+"""
+
+HOSTILE_SCRIPT = """
+import json
+from llmschool.accounts.models import User
+from training.models import TrainingRun
+codes = []
+for i in range({count}):
+    user, _ = User.objects.get_or_create(username=f"hostile{{i:02d}}", defaults={{"email": f"h{{i}}@example.com"}})
+    user.set_password({password!r}); user.preferred_language = "ja"; user.save()
+    run = TrainingRun.objects.create(owner=user, name=f"attack-{{i}}", status=TrainingRun.SUCCEEDED, published_attempt=1)
+    run.attempt_dir(1).mkdir(parents=True, exist_ok=True)
+    (run.attempt_dir(1) / "export").symlink_to({model_dir!r}, target_is_directory=True)
+    codes.append(str(run.code))
+print("CODES=" + json.dumps(codes))
+"""
 
 SETUP_SCRIPT = """
 import json, sys
@@ -68,17 +110,18 @@ print("CODES=" + json.dumps(codes))
 # -- the site under test ----------------------------------------------------------------
 
 class Site:
-    """Redis, a training worker and gunicorn in a throwaway VAR_DIR."""
+    """Redis, a training worker, an inference worker and gunicorn in a throwaway VAR_DIR."""
 
-    def __init__(self, workdir: Path, web_workers: int):
+    def __init__(self, workdir: Path, web_workers: int, threads: int):
         self.workdir = workdir
         self.web_workers = web_workers
+        self.threads = threads
         self.processes: list[subprocess.Popen] = []
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.env = None
 
-    def start(self, students: int, train_steps: int):
+    def start(self, students: int, train_steps: int, hostile: int, attack_model: str):
         from llmschool import devservices
 
         var = self.workdir / "var"
@@ -99,18 +142,33 @@ class Site:
         step(f"{students} students, each with a run in the queue")
         output = self.manage("shell", "-c", SETUP_SCRIPT.format(count=students, steps=train_steps, password=PASSWORD))
         self.run_codes = json.loads(re.search(r"CODES=(.*)", output).group(1))
+        self.hostile_codes = []
+        if hostile:
+            model_dir = self.workdir / f"attack-{attack_model}"
+            step(f"a GPT-2-architecture model with random weights ({attack_model}) and {hostile} hostile students")
+            made = subprocess.run([PYTHON, "-c", MODEL_SCRIPT, str(model_dir), attack_model], cwd=ROOT, env=self.env,
+                                  capture_output=True, text=True, timeout=600)
+            if made.returncode:
+                raise SystemExit(f"could not build the attack model:\n{made.stderr[-3000:]}")
+            self.attack_parameters = int(re.search(r"PARAMETERS=(\d+)", made.stdout).group(1))
+            output = self.manage("shell", "-c", HOSTILE_SCRIPT.format(count=hostile, password=PASSWORD,
+                                                                      model_dir=str(model_dir)))
+            self.hostile_codes = json.loads(re.search(r"CODES=(.*)", output).group(1))
         logs = self.workdir / "logs"
         logs.mkdir()
-        step("training worker and gunicorn")
+        step("training worker, inference worker and gunicorn")
         self.worker = subprocess.Popen(
             [PYTHON, str(ROOT / "manage.py"), "rqworker", "training", "--worker-class", "training.worker.TrainingWorker"],
             cwd=ROOT, env=self.env, stdout=open(logs / "worker.log", "wb"), stderr=subprocess.STDOUT,
             start_new_session=True)
+        self.inference = devservices.start_worker("inference", self.env, extra_args=devservices.inference_worker_args(),
+                                                  log_path=logs / "worker-inference.log")
         self.web = subprocess.Popen(
             [str(Path(PYTHON).parent / "gunicorn"), "llmschool.wsgi", "-b", f"{HOST}:{self.port}",
-             "-w", str(self.web_workers), "--error-logfile", str(logs / "gunicorn-error.log")],
+             "-w", str(self.web_workers), "--threads", str(self.threads),
+             "--error-logfile", str(logs / "gunicorn-error.log")],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
-        self.processes += [self.worker, self.web]
+        self.processes += [self.worker, self.inference, self.web]
         self.logs = logs
         wait(lambda: http_status(self.url + "/healthz") == 200, 60, "gunicorn to answer /healthz")
 
@@ -278,6 +336,29 @@ class Student:
                 self.stop.wait(min(next_poll, next_page) - now)
 
 
+class Hostile(Student):
+    """A student who hammers the lab and the playground of their own run, with no pause and
+    two requests at a time; every answer's status is counted by kind."""
+
+    KINDS = ("tokenize", "next-token", "attention", "playground")
+
+    def attack(self):
+        while not self.stop.is_set():
+            kind = self.random.choice(self.KINDS)
+            text = self.random.choice(ATTACK_TEXTS)
+            if kind == "playground":
+                path, fields = f"/training/runs/{self.run_code}/playground/", {
+                    "prompt": text[:200], "temperature": "0.8", "top_k": "50", "top_p": "0.95",
+                    "max_new_tokens": "200"}
+            else:
+                path, fields = f"/lab/api/{kind}", {"model": self.run_code, "text": text[:200], "prompt": text,
+                                                     "temperature": str(self.random.choice([1.0, 0.5, 1e-45]))}
+            self.post("attack " + kind, path, fields)
+
+    def threads(self) -> list:
+        return [threading.Thread(target=self.attack, daemon=True) for _ in range(2)]
+
+
 # -- phases and the report ------------------------------------------------------------------
 
 def percentile(values, q):
@@ -306,16 +387,18 @@ def cpu_seconds(site: Site) -> dict:
             return 0.0
 
     me = psutil.Process().cpu_times()
-    return {"web": tree(site.web.pid), "training": tree(site.worker.pid), "load generator": me.user + me.system}
+    return {"web": tree(site.web.pid), "training": tree(site.worker.pid), "inference": tree(site.inference.pid),
+            "load generator": me.user + me.system}
 
 
-def run_phase(site: Site, students: list, seconds: float) -> dict:
+def run_phase(site: Site, students: list, seconds: float, hostile: list = ()) -> dict:
     cpu_before = cpu_seconds(site)
     results: list = []
     stop = threading.Event()
-    for student in students:
+    for student in [*students, *hostile]:
         student.results, student.stop = results, stop
     threads = [threading.Thread(target=student.live, daemon=True) for student in students]
+    threads += [thread for client in hostile for thread in client.threads()]
     started = time.monotonic()
     for thread in threads:
         thread.start()
@@ -328,11 +411,16 @@ def run_phase(site: Site, students: list, seconds: float) -> dict:
     cpu = {name: (cpu_after[name] - cpu_before[name]) / elapsed for name in cpu_after}
     by_kind = defaultdict(list)
     errors = defaultdict(list)
+    attack = defaultdict(lambda: defaultdict(int))
     for kind, latency, error in results:
+        if kind.startswith("attack "):
+            attack[kind.split(" ", 1)[1]][error.split(" ")[1] if error.startswith("HTTP ") else (error or "200")] += 1
+            continue
         by_kind[kind].append(latency * 1000)
         if error:
             errors[kind].append(error)
-    return {"elapsed": elapsed, "by_kind": by_kind, "errors": errors, "total": len(results), "cpu": cpu}
+    return {"elapsed": elapsed, "by_kind": by_kind, "errors": errors, "total": sum(map(len, by_kind.values())),
+            "cpu": cpu, "attack": attack}
 
 
 def training_step(site: Site, student: Student) -> tuple[str, int]:
@@ -342,8 +430,9 @@ def training_step(site: Site, student: Student) -> tuple[str, int]:
     return data["status"], data["step"]
 
 
-def report(count: int, phase: dict, before, after) -> bool:
-    print(f"\n{count} students, {phase['elapsed']:.0f} s: {phase['total']} requests, "
+def report(count: int, phase: dict, before, after, hostile: int = 0) -> bool:
+    attack = f" and {hostile} hostile clients" if hostile else ""
+    print(f"\n{count} students{attack}, {phase['elapsed']:.0f} s: {phase['total']} student requests, "
           f"{phase['total'] / phase['elapsed']:.1f} requests/s, "
           f"{sum(len(v) for v in phase['errors'].values())} errors; training {before[0]} step {before[1]} -> "
           f"{after[0]} step {after[1]}")
@@ -365,6 +454,15 @@ def report(count: int, phase: dict, before, after) -> bool:
         for message, n in sorted({m: messages.count(m) for m in messages}.items())[:5]:
             print(f"  error {kind}: {message} ×{n}")
     progress_p95 = percentile(phase["by_kind"].get("progress", []), 95)
+    if phase["attack"]:
+        print(f"  hostile requests by answer: {'kind':<11} " + " ".join(f"{s:>6}" for s in ("200", "429", "503", "other")))
+        for kind, statuses in sorted(phase["attack"].items()):
+            other = sum(n for s, n in statuses.items() if s not in ("200", "429", "503"))
+            print(f"  {'':<27}{kind:<11} " + " ".join(f"{statuses.get(s, 0):>6}" for s in ("200", "429", "503"))
+                  + f" {other:>6}")
+        ok = not phase["errors"] and percentile(pages, 95) < 300
+        print(f"  target under attack (students: no errors, pages p95 < 300 ms): {'met' if ok else 'NOT met'}")
+        return ok
     ok = not phase["errors"] and percentile(pages, 95) < 300 and progress_p95 < 100
     print(f"  targets (no errors, pages p95 < 300 ms, progress p95 < 100 ms): {'met' if ok else 'NOT met'}")
     return ok
@@ -376,29 +474,37 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each phase (at most 300)")
     parser.add_argument("--web-workers", type=int, default=4, help="gunicorn workers (README: -w 4)")
     parser.add_argument("--train-steps", type=int, default=20000, help="steps of the run that trains meanwhile")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker (README: --threads 8)")
+    parser.add_argument("--hostile", type=int, default=20, help="hostile clients in the attack phase (0: no attack)")
+    parser.add_argument("--attack-students", type=int, default=20, help="students browsing during the attack")
+    parser.add_argument("--attack-model", choices=("gpt2", "tiny"), default="gpt2",
+                        help="the attacked run's model: GPT-2 small's architecture (124M) or a 2-layer one")
     parser.add_argument("--keep", action="store_true", help="keep the throwaway folder (logs, database)")
     args = parser.parse_args()
     seconds = min(max(1.0, args.seconds), 300.0)
-    most = max(args.students)
+    most = max(*args.students, args.attack_students if args.hostile else 0)
 
     workdir = Path(tempfile.mkdtemp(prefix="llmschool-load-"))
-    site = Site(workdir, args.web_workers)
+    site = Site(workdir, args.web_workers, args.threads)
     all_met = True
     try:
-        site.start(most, args.train_steps)
+        site.start(most, args.train_steps, args.hostile, args.attack_model)
         site.quiz_ids = [int(i) for i in re.findall(r"QUIZ=(\d+)", site.manage("shell", "-c", (
             "from quizzes.models import Quiz\n"
             "for q in Quiz.objects.available().filter(lesson__course__language='ja'): print(f'QUIZ={q.pk}')")))]
         students = [Student(site, f"student{i:02d}", site.run_codes[i], [], threading.Event(), seed=i)
                     for i in range(most)]
-        step(f"logging in {most} students")
-        for student in students:
+        hostile = [Hostile(site, f"hostile{i:02d}", code, [], threading.Event(), seed=1000 + i)
+                   for i, code in enumerate(site.hostile_codes)]
+        step(f"logging in {most} students" + (f" and {len(hostile)} hostile ones" if hostile else ""))
+        for student in [*students, *hostile]:
             student.log_in()
         step("waiting for the first run to train")
         wait(lambda: training_step(site, students[0])[0] == "running" and training_step(site, students[0])[1] > 0,
              180, "the run to start training")
-        print(f"· site {site.url}: gunicorn -w {args.web_workers}, 1 training worker, SQLite WAL, "
-              f"embedded Redis; {os.cpu_count()} CPU cores (shared by the load generator)")
+        print(f"· site {site.url}: gunicorn -w {args.web_workers} --threads {args.threads}, 1 training worker, "
+              f"1 inference worker, SQLite WAL, embedded Redis; {os.cpu_count()} CPU cores (shared by the load "
+              f"generator)")
         for count in args.students:
             before = training_step(site, students[0])
             phase = run_phase(site, students[:count], seconds)
@@ -406,7 +512,15 @@ def main() -> int:
             met = report(count, phase, before, after)
             if count <= 20:
                 all_met = all_met and met
-        worker_log = (site.logs / "worker.log").read_text(errors="replace")
+        if hostile:
+            print(f"\n· attack: {len(hostile)} hostile clients (2 requests at a time each) on a "
+                  f"{site.attack_parameters / 1e6:.0f}M-parameter GPT-2-architecture model")
+            before = training_step(site, students[0])
+            phase = run_phase(site, students[:args.attack_students], seconds, hostile)
+            after = training_step(site, students[0])
+            all_met = report(args.attack_students, phase, before, after, hostile=len(hostile)) and all_met
+        worker_log = (site.logs / "worker.log").read_text(errors="replace") + (
+            site.logs / "worker-inference.log").read_text(errors="replace")
         errors_log = (site.logs / "gunicorn-error.log").read_text(errors="replace")
         if "Traceback" in worker_log or "Traceback" in errors_log:
             print("\n! tracebacks in the logs:", site.logs)

@@ -71,7 +71,8 @@ def wait_for_redis(url: str, process: subprocess.Popen | None = None, timeout: f
 
 
 def start_worker(queue: str, env: dict, *, extra_args: tuple[str, ...] = (), log_path: Path | None = None):
-    """One `manage.py rqworker <queue>` process (the forking worker: it sends heartbeats)."""
+    """One `manage.py rqworker <queue>` process (RQ's forking worker unless extra_args names a
+    --worker-class)."""
     command = [sys.executable, str(ROOT / "manage.py"), "rqworker", queue, *extra_args]
     stdout = open(log_path, "ab") if log_path else None
     return subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, start_new_session=True,
@@ -83,6 +84,11 @@ def training_worker_args() -> tuple[str, ...]:
     if (ROOT / "training" / "worker.py").exists():
         return ("--worker-class", "training.worker.TrainingWorker")
     return ()
+
+
+def inference_worker_args() -> tuple[str, ...]:
+    """The inference queue's worker class: non-forking, it keeps recently used models loaded."""
+    return ("--worker-class", "training.worker.InferenceWorker")
 
 
 def stop(processes: list[subprocess.Popen], timeout: float = 10.0) -> None:

@@ -216,6 +216,7 @@ if TRAINING_JOB_TIMEOUT_MIN > TRAINING_JOB_TIMEOUT_MAX:
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
     "training": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": TRAINING_JOB_TIMEOUT_MAX},
+    "inference": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 120},
 }
 RQ = {"COMMIT_MODE": "on_db_commit"}
 RQ_SHOW_ADMIN_LINK = True
@@ -268,11 +269,24 @@ DOWNLOAD_ACCEL = envstr("DOWNLOAD_ACCEL", "", "`nginx` (X-Accel-Redirect) or `ap
 DOWNLOAD_ACCEL_PREFIX = envstr("DOWNLOAD_ACCEL_PREFIX", "/protected-runs/",
                                "with `nginx`: the `internal` location whose `alias` is the runs directory",
                                prefixes=("/",))
-LAB_MAX_LOADED_MODELS = envint("LAB_MAX_LOADED_MODELS", 4, "models kept in memory by the lab and playground",
-                               minimum=1)
-LAB_TORCH_THREADS = envint("LAB_TORCH_THREADS", 1,
-                           "torch threads for inference in the web process (more threads fight the workers for "
-                           "cores; 0: torch's default)", minimum=0)
+# Inference (lab, playground): never in the web process. Requests go to the RQ queue
+# "inference", served by long-lived inference workers (training/worker.py InferenceWorker).
+INFERENCE_MAX_LOADED_MODELS = envint("INFERENCE_MAX_LOADED_MODELS", 3,
+                                     "models each inference worker keeps loaded (least recently used goes first)",
+                                     minimum=1)
+INFERENCE_TORCH_THREADS = envint("INFERENCE_TORCH_THREADS", 1,
+                                 "torch threads of each inference worker (more threads fight the other workers for "
+                                 "cores; 0: torch's default)", minimum=0)
+INFERENCE_WAIT_SECONDS = envfloat("INFERENCE_WAIT_SECONDS", 20.0,
+                                  "how long a lab or playground request waits for an inference worker before it "
+                                  "answers \"busy, try again\"", minimum=0.1, maximum=300)
+INFERENCE_RATE_PER_MINUTE = envint("INFERENCE_RATE_PER_MINUTE", 60,
+                                   "lab and playground requests one student may make per minute (then 429)", minimum=1)
+INFERENCE_MAX_QUEUED = envint("INFERENCE_MAX_QUEUED", 8,
+                              "requests waiting in the inference queue beyond which new ones are answered \"busy\" "
+                              "at once (raise it with the number of inference workers)", minimum=1)
+INFERENCE_JOB_TIMEOUT = envint("INFERENCE_JOB_TIMEOUT", 120,
+                               "seconds an inference worker may spend on one request", minimum=5)
 
 # E-mail: console in development, SMTP when EMAIL_HOST is set. All are read (and checked)
 # even without EMAIL_HOST, so that a typo fails at start rather than when SMTP is turned on.

@@ -1,4 +1,5 @@
-"""`make run`: Redis (embedded unless REDIS_URL is set), two RQ workers and the web server.
+"""`make run`: Redis (embedded unless REDIS_URL is set), three RQ workers (training, inference,
+default) and the web server.
 
 Ctrl-C stops every process this script started.
 """
@@ -48,8 +49,11 @@ def main() -> int:
             print(f"  redis     {os.environ['REDIS_URL']}")
         processes.append(devservices.start_worker(
             "training", env, extra_args=devservices.training_worker_args(), log_path=log_dir / "worker-training.log"))
+        processes.append(devservices.start_worker(
+            "inference", env, extra_args=devservices.inference_worker_args(),
+            log_path=log_dir / "worker-inference.log"))
         processes.append(devservices.start_worker("default", env, log_path=log_dir / "worker-default.log"))
-        print(f"  workers   training + default (logs in {log_dir})")
+        print(f"  workers   training + inference + default (logs in {log_dir})")
         web = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "runserver", f"{HOST}:{PORT}", "--noreload"],
                                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
         processes.append(web)

@@ -166,6 +166,61 @@ def start_worker(transactional_db, tmp_path, redis_conn):
         worker.stop()
 
 
+INFERENCE_WORKER = ("--worker-class", "training.worker.InferenceWorker")
+
+
+class InferenceWorkers:
+    """One real inference worker (`rqworker inference`, training.worker.InferenceWorker) for the
+    whole session, started on first use; it needs no database (its jobs carry plain values)."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir, self.worker, self.count = log_dir, None, 0
+
+    def ensure(self) -> "WorkerProcess":
+        from django.conf import settings
+        from rq import Queue, Worker
+
+        from training.inference import QUEUE_NAME, connection
+
+        if self.worker is None or self.worker.process.poll() is not None:
+            env = {**os.environ, "DJANGO_SETTINGS_MODULE": "llmschool.test_settings", "REDIS_URL": settings.REDIS_URL,
+                   "TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT), "TEST_MODELS_DIR": str(settings.MODELS_DIR),
+                   "PYTHONUNBUFFERED": "1"}
+            self.count += 1
+            log = self.log_dir / f"inference-{self.count}.log"
+            self.worker = WorkerProcess([QUEUE_NAME], env, log, INFERENCE_WORKER)
+            queue = Queue(QUEUE_NAME, connection=connection())
+            wait_for(lambda: self.worker.process.poll() is not None or Worker.count(queue=queue) > 0, timeout=120,
+                     interval=0.1, message="the inference worker to start")
+        assert self.worker.process.poll() is None, self.worker.output()[-3000:]
+        return self.worker
+
+    def stop(self):
+        if self.worker is not None:
+            self.worker.stop()
+
+
+@pytest.fixture(scope="session")
+def inference_workers(tmp_path_factory):
+    workers = InferenceWorkers(tmp_path_factory.mktemp("inference-worker"))
+    yield workers
+    workers.stop()
+
+
+@pytest.fixture
+def inference_worker(inference_workers, settings):
+    """The session's inference worker, running; this test's students start with no inference
+    limits used, and a request waits long enough for a loaded machine."""
+    from training.inference import PREFIX, connection
+
+    settings.INFERENCE_WAIT_SECONDS = 120.0
+    worker = inference_workers.ensure()
+    redis = connection()
+    for key in redis.scan_iter(f"{PREFIX}:*"):
+        redis.delete(key)
+    return worker
+
+
 FAULT_WORKER = ("--worker-class", "tests.faultworker.FaultWorker")
 
 

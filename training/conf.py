@@ -109,13 +109,8 @@ def calibrate_at_start() -> bool:
     return settings.TRAINING_CALIBRATE_AT_START
 
 
-def lab_max_loaded_models() -> int:
-    return settings.LAB_MAX_LOADED_MODELS
-
-
-def lab_torch_threads() -> int:
-    """Torch intra-op threads for inference in the web process (0: torch's default)."""
-    return settings.LAB_TORCH_THREADS
+def inference_max_loaded_models() -> int:
+    return settings.INFERENCE_MAX_LOADED_MODELS
 
 
 def storage_quota_mb() -> int:
@@ -130,3 +125,24 @@ def resume_keep_hours() -> float:
 
 def storage_sweep_interval_seconds() -> float:
     return settings.TRAINING_STORAGE_SWEEP_INTERVAL_SECONDS
+
+
+def inference_torch_threads() -> int:
+    """Torch intra-op threads of an inference worker (0: torch's default)."""
+    return settings.INFERENCE_TORCH_THREADS
+
+
+def inference_wait_seconds() -> float:
+    return settings.INFERENCE_WAIT_SECONDS
+
+
+def inference_rate_per_minute() -> int:
+    return settings.INFERENCE_RATE_PER_MINUTE
+
+
+def inference_max_queued() -> int:
+    return settings.INFERENCE_MAX_QUEUED
+
+
+def inference_job_timeout() -> int:
+    return settings.INFERENCE_JOB_TIMEOUT

@@ -639,19 +639,21 @@ MAX_CHAT_MESSAGES = 20  # the conversation kept in the page: the most recent mes
 MAX_CHAT_MESSAGE_CHARS = 1000
 
 
-def playground_chat(*, run: TrainingRun, history: list[dict], message: str, system: str = "",
+def playground_chat(*, user, run: TrainingRun, history: list[dict], message: str, system: str = "",
                     sampling: dict, seed: int) -> dict:
     """The assistant's answer to `message` after `history`, from the run's exported model.
 
-    The one place the site asks for a chat answer: the engine's `chat_reply(model_dir,
-    messages, **sampling, seed=...)` does the model work (template, context, stop at <|end|>).
-    Returns {"history": the conversation with both new messages, "reply", "used_messages"};
-    raises training.engine.EngineError (or OSError) when the model cannot answer."""
-    from training.engine import chat_reply
+    The one place the site asks for a chat answer. The model work runs on an inference worker
+    (task "chat": the engine's `chat_reply` applies the template, fits the context, stops at
+    <|end|>), within the student's limits. Returns {"history": the conversation with both new
+    messages, "reply", "used_messages"}; raises training.inference.InferenceError when the
+    worker refuses, is busy or the model cannot answer."""
+    from training.inference import inference_call
 
     conversation = [*history, {"role": "user", "content": message}]
     messages = ([{"role": "system", "content": system}] if system.strip() else []) + conversation
-    answer = chat_reply(str(run.export_dir), messages, seed=seed, **sampling)
+    answer = inference_call(user, "chat", {"model_dir": str(run.export_dir), "messages": messages, "seed": seed,
+                                           **sampling})
     conversation.append({"role": "assistant", "content": answer["reply"]})
     return {"history": conversation[-MAX_CHAT_MESSAGES:], "reply": answer["reply"],
             "used_messages": answer["used_messages"]}

@@ -19,6 +19,7 @@ from training import conf, selectors, services
 from training.charts import history_series, loss_chart
 from training.downloads import archive_response
 from training.forms import ChatForm, CompareForm, DatasetUploadForm, PlaygroundForm, RunForm
+from training.inference import InferenceError, inference_call
 from training.loss_reading import loss_observation
 from training.logtext import lines_text
 from training.models import Dataset, TrainingRun
@@ -307,16 +308,17 @@ def run_playground(request, code):
         return _chat(request, run)
     form = PlaygroundForm(request.POST, context_tokens=_context_tokens(run))
     context = {"run": run, "playground_form": form}
+    status = 200 if form.is_valid() else 400
     if form.is_valid():
-        context.update(_generate(run, form.cleaned_data))
+        generated, status = _generate(request.user, run, form.cleaned_data)
+        context.update(generated)
     template = "training/includes/playground_result.html" if request.htmx else "training/run_detail.html"
     if not request.htmx:
         context.update(_progress_context(run))
         context["playground_form"] = form
-    # htmx swaps only 2xx answers into #playground-result: field errors must come back as 200
-    # there, or the student sees nothing (and django-htmx's debug handler blanks the page).
-    status = 200 if form.is_valid() or request.htmx else 400
-    return render(request, template, context, status=status)
+    # htmx swaps only 2xx answers into #playground-result: field errors and "busy" must come
+    # back as 200 there, or the student sees nothing (and django-htmx's debug handler blanks the page).
+    return render(request, template, context, status=200 if request.htmx else status)
 
 
 def _chat(request, run: TrainingRun):
@@ -325,22 +327,26 @@ def _chat(request, run: TrainingRun):
     import json
     import secrets
 
-    from training.engine import EngineError
-
     form = ChatForm(request.POST, context_tokens=_context_tokens(run))
     context = {"run": run, "chat_form": form, "chat_history": []}
+    refused_status = None
     if form.is_valid():
         data = form.cleaned_data
         seed = data["seed"] if data.get("seed") is not None else secrets.randbelow(2**31)
         sampling = {"max_new_tokens": data["max_new_tokens"], "temperature": data["temperature"],
                     "top_k": data["top_k"], "top_p": data["top_p"]}
         try:
-            answer = services.playground_chat(run=run, history=data["history"], message=data["message"],
-                                              system=data.get("system") or "", sampling=sampling, seed=seed)
-        except (EngineError, OSError) as exc:
-            log.warning("chat playground failed for run %s: %s", run.code, exc)
+            answer = services.playground_chat(user=request.user, run=run, history=data["history"],
+                                              message=data["message"], system=data.get("system") or "",
+                                              sampling=sampling, seed=seed)
+        except InferenceError as exc:
+            log.warning("chat playground for run %s: %s", run.code, exc.code)
             context["chat_history"] = data["history"]
-            context["generation_error"] = _("The model could not answer right now. Please try again.")
+            over_limits = exc.status in (429, 503)
+            context["generation_error"] = (exc.message if over_limits
+                                           else _("The model could not answer right now. Please try again."))
+            if over_limits and not request.htmx:
+                refused_status = exc.status
         else:
             context.update(chat_history=answer["history"], seed=seed)
             # A fresh form: the message box empties, the settings and the conversation stay.
@@ -356,23 +362,29 @@ def _chat(request, run: TrainingRun):
         context.update(_progress_context(run))
     # As in the text playground: htmx swaps only 2xx answers, so its errors come back as 200.
     status = 400 if form.is_bound and form.errors and not request.htmx else 200
+    status = refused_status or status
     return render(request, template, context, status=status)
 
 
-def _generate(run: TrainingRun, data: dict) -> dict:
+def _generate(user, run: TrainingRun, data: dict) -> tuple[dict, int]:
+def _generate(user, run: TrainingRun, data: dict) -> tuple[dict, int]:
+    """Generate on an inference worker: the text, or a message for the form and the page's
+    status (429 over the student's limits, 503 busy)."""
     import secrets
-
-    from training.engine import EngineError, generate
 
     # A fresh seed unless the student gives one; shown with the text so it can be reproduced.
     seed = data["seed"] if data.get("seed") is not None else secrets.randbelow(2**31)
     try:
-        text = generate(str(run.export_dir), data["prompt"], max_new_tokens=data["max_new_tokens"],
-                        temperature=data["temperature"], top_k=data["top_k"], top_p=data["top_p"], seed=seed)
-    except (EngineError, OSError) as exc:
-        log.warning("playground failed for run %s: %s", run.code, exc)
-        return {"generation_error": _("The model could not generate text right now. Please try again.")}
-    return {"generated": text, "prompt": data["prompt"], "seed": seed}
+        answer = inference_call(user, "generate", {
+            "model_dir": str(run.export_dir), "prompt": data["prompt"], "max_new_tokens": data["max_new_tokens"],
+            "temperature": data["temperature"], "top_k": data["top_k"], "top_p": data["top_p"], "seed": seed})
+    except InferenceError as exc:
+        log.warning("playground for run %s: %s", run.code, exc.code)
+        if exc.status in (429, 503):
+            return {"generation_error": exc.message}, exc.status
+        # The page itself is fine: it shows the message in the form, as it always did.
+        return {"generation_error": _("The model could not generate text right now. Please try again.")}, 200
+    return {"generated": answer["text"], "prompt": data["prompt"], "seed": seed}, 200
 
 
 @login_required

@@ -1,16 +1,24 @@
-"""The RQ worker class of the `training` queue: a forking rq.Worker that also runs the
-run reconciler, at start and every TRAINING_RECONCILE_INTERVAL_SECONDS, whether it is idle
-(the dequeue wait is cut to that interval) or busy (from the horse-monitoring loop).
+"""The RQ worker classes.
 
-Started as `manage.py rqworker training --worker-class training.worker.TrainingWorker`
-(scripts/run.py and the test fixtures do this automatically).
+TrainingWorker serves the `training` queue: a forking rq.Worker that also runs the run
+reconciler, at start and every TRAINING_RECONCILE_INTERVAL_SECONDS, whether it is idle (the
+dequeue wait is cut to that interval) or busy (from the horse-monitoring loop). Started as
+`manage.py rqworker training --worker-class training.worker.TrainingWorker`.
+
+InferenceWorker serves the `inference` queue (lab and playground, training/inference_tasks.py):
+a non-forking rq.SimpleWorker, so that the models it loaded stay loaded for the next request
+(at most INFERENCE_MAX_LOADED_MODELS, least recently used first out). Started as
+`manage.py rqworker inference --worker-class training.worker.InferenceWorker`; start as many
+as the hosts have cores to spare, on any host that sees the Redis and the model storage.
+
+scripts/run.py and the test fixtures start both automatically.
 """
 import logging
 import time
 
 from django.db import connections
 from redis.exceptions import ConnectionError as RedisConnectionError
-from rq.worker import Worker
+from rq.worker import SimpleWorker, Worker
 
 from training import conf
 
@@ -122,3 +130,16 @@ class TrainingWorker(Worker):
             log.exception("could not record the lost work horse of %s", job.id)
         finally:
             connections.close_all()
+
+
+class InferenceWorker(SimpleWorker):
+    """Runs inference jobs in its own process: loaded models stay warm between requests."""
+
+    def bootstrap(self, *args, **kwargs):
+        super().bootstrap(*args, **kwargs)
+        from training.engine import configure_inference, warm_up_inference
+
+        warm_up_inference()  # no fork follows: torch and transformers are loaded once, before the first request
+        configure_inference(max_models=conf.inference_max_loaded_models(), threads=conf.inference_torch_threads())
+        log.info("inference worker: at most %s models loaded, %s torch threads", conf.inference_max_loaded_models(),
+                 conf.inference_torch_threads() or "default")

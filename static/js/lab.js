@@ -110,15 +110,61 @@
     return input ? input.value : "";
   }
 
-  // One request in flight per widget: a newer one cancels the older, so answers never
-  // arrive out of order while the student types or drags a slider.
+  function sleep(ms) {
+    return new Promise((resolve) => { setTimeout(resolve, ms); });
+  }
+
+  // The site runs one model request per student at a time (a second one is refused: 429
+  // "in_flight"), so the model requests of the whole page go one after another. Each widget
+  // keeps only its latest request waiting (an older waiting one is dropped), so answers never
+  // arrive out of order while the student types or drags a slider. A request refused because
+  // another tab's is still running is tried again a few times.
+  const queue = [];
+  let sending = false;
+
+  function abortError() {
+    const error = new Error("superseded");
+    error.name = "AbortError";
+    return error;
+  }
+
+  async function send(url, params) {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await api(url, params, undefined, "POST");
+      } catch (error) {
+        if (!(error.status === 429 && error.code === "in_flight" && attempt < 5)) throw error;
+        await sleep(1000);
+      }
+    }
+  }
+
+  async function pump() {
+    if (sending || !queue.length) return;
+    sending = true;
+    const next = queue.shift();
+    next.owner.waiting = null;
+    try {
+      next.resolve(await send(next.url, next.params));
+    } catch (error) {
+      next.reject(error);
+    } finally {
+      sending = false;
+      pump();
+    }
+  }
+
   function latestOnly() {
-    let controller = null;
-    return (url, params) => {
-      if (controller) controller.abort();
-      controller = new AbortController();
-      return api(url, params, controller.signal);
-    };
+    const owner = { waiting: null };
+    return (url, params) => new Promise((resolve, reject) => {
+      if (owner.waiting) {
+        queue.splice(queue.indexOf(owner.waiting), 1);
+        owner.waiting.reject(abortError());
+      }
+      owner.waiting = { owner, url, params, resolve, reject };
+      queue.push(owner.waiting);
+      pump();
+    });
   }
 
   let modelsRequest = null;

@@ -146,14 +146,15 @@ def crawl(client, paths, method="get", data=None) -> dict[str, str]:
     return bodies
 
 
-def test_every_text_field_is_rendered_escaped_everywhere(poisoned):
+def test_every_text_field_is_rendered_escaped_everywhere(poisoned, inference_worker):
     p = poisoned
     student, instructor = Client(), Client()
     student.force_login(p["alice"])
     instructor.force_login(p["carol"])
     bodies = crawl(student, student_pages(p))
     bodies.update({f"admin {k}": v for k, v in crawl(instructor, admin_pages(p)).items()})
-    # The playground echoes the prompt back (the model itself is fake here, so it reports an error).
+    # The playground echoes the prompt back (the model itself is fake here, so the inference worker
+    # reports an error).
     playground = reverse("training:run_playground", args=[p["run"].code])
     bodies.update(crawl(student, [playground], "post", {"prompt": payload(999), "temperature": 1, "top_k": 5,
                                                          "top_p": 1, "max_new_tokens": 5}))

@@ -40,8 +40,8 @@ def answer_quiz(page, answers, *, correctly):
     page.wait_for_url(re.compile(r".*/result/$"))
 
 
-def test_a_student_from_sign_up_to_a_downloaded_model(page, live_server, seeded, fault_worker, settings, shoot,
-                                                      tmp_path):
+def test_a_student_from_sign_up_to_a_downloaded_model(page, live_server, seeded, fault_worker, inference_worker, settings,
+                                                      shoot, tmp_path):
     settings.TRAINING_EXTRA_HYPERPARAMETERS = {**FAST, "checkpoint_every_steps": 25}
     watch = PageWatch(page)
     url = live_server.url

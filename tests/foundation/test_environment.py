@@ -88,7 +88,7 @@ def test_readme_table_is_the_generated_one():
     assert str(ROOT) not in table
     names = re.findall(r"^\| `([A-Z0-9_]+)` \|", table, flags=re.MULTILINE)
     for setting in ("TRAINING_MAX_ATTEMPTS", "TRAINING_RECONCILE_INTERVAL_SECONDS", "TRAINING_EXTRA_HYPERPARAMETERS",
-                    "TRAINING_RUNS_DIR", "DATASET_MAX_BYTES", "LAB_TORCH_THREADS", "LOG_LEVEL"):
+                    "TRAINING_RUNS_DIR", "DATASET_MAX_BYTES", "INFERENCE_TORCH_THREADS", "LOG_LEVEL"):
         assert setting in names
 
 

@@ -11,9 +11,9 @@ module outside migrations, lazy imports inside functions included:
 
 1. App direction (APP_MAY_IMPORT): courses imports no other app; quizzes may import courses;
    training imports neither courses nor quizzes nor the lab; the lab (training/lab/) imports
-   from training only `training.selectors` (owner-scoped run lookup) and
-   `training.loss_reading`; the accounts app imports no other app; the apps never import the
-   project package (llmschool), which may import them all.
+   from training only `training.selectors` (owner-scoped run lookup), `training.loss_reading`
+   and `training.inference` (the queue to the inference workers); the accounts app imports no
+   other app; the apps never import the project package (llmschool), which may import them all.
 2. The engine (training/engine/) imports no Django and nothing of the site outside itself
    (tests/engine/test_no_django.py checks the same at run time).
 3. Outside the engine, code uses only the engine's public API: `training.engine` itself (the
@@ -49,7 +49,7 @@ APP_MAY_IMPORT = {
 }
 # Single modules an app may import from an app it otherwise may not.
 MODULE_EXCEPTIONS = {
-    "training.lab": {"training.selectors", "training.loss_reading"},
+    "training.lab": {"training.selectors", "training.loss_reading", "training.inference"},
 }
 
 ENTRY, PRESENTATION, API, RUNS, DATA, ENGINE = 5, 4, 3, 2, 1, 0
@@ -67,6 +67,8 @@ ROLES = {
     "lifecycle": RUNS, "jobs": RUNS, "queueing": RUNS, "reconciler": RUNS, "calibration": RUNS,
     "progress": RUNS, "run_config": RUNS, "attempts": RUNS, "hooks": RUNS, "failures": RUNS,
     "storage": RUNS,
+    # inference: the web side (limits, queue, wait) and the worker's tasks
+    "inference": RUNS, "inference_tasks": RUNS,
     # rows, settings readers and pure helpers
     "models": DATA, "conf": DATA, "env": DATA, "health": DATA, "devservices": DATA, "markdown": DATA,
     "reasons": DATA, "logtext": DATA, "charts": DATA, "loss_reading": DATA, "__init__": DATA,

@@ -1,4 +1,4 @@
-"""`make run`'s process manager: Redis, two workers and the web server come up, and one
+"""`make run`'s process manager: Redis, three workers and the web server come up, and one
 signal stops them all."""
 import json
 import os
@@ -36,17 +36,17 @@ def test_run_serves_the_site_with_redis_and_workers_and_stops_everything(tmp_pat
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
                     report = json.loads(response.read())
-                return report if report["workers"]["count"] == 2 else None
+                return report if report["workers"]["count"] == 3 else None
             except OSError:
                 return None
 
-        report = wait_for(health, timeout=60, message="the site to report two workers")
-        assert report["ok"] and report["workers"]["queues"] == {"training": 1, "default": 1}
+        report = wait_for(health, timeout=60, message="the site to report three workers")
+        assert report["ok"] and report["workers"]["queues"] == {"training": 1, "inference": 1, "default": 1}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=5) as response:
             page = response.read().decode()
         assert '<html lang="ja">' in page
         children = psutil.Process(runner.pid).children(recursive=True)
-        assert len(children) >= 4  # redis-server, two workers, runserver
+        assert len(children) >= 5  # redis-server, three workers, runserver
     finally:
         runner.send_signal(signal.SIGINT)
         output = runner.communicate(timeout=30)[0].decode()

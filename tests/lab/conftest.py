@@ -29,6 +29,12 @@ def gpt2_vocab_model_dir(tmp_path_factory) -> str:
     return save_tiny_gpt2(root / "model", gpt2_tokenizer_from(root))
 
 
+@pytest.fixture(autouse=True)
+def inference(inference_worker):
+    """Every lab test has the session's inference worker (tests/conftest.py)."""
+    return inference_worker
+
+
 @pytest.fixture
 def runs_dir(settings, tmp_path):
     settings.TRAINING_RUNS_DIR = tmp_path / "runs"
@@ -69,6 +75,16 @@ def demo_run(make_lab_run, dave):
 @pytest.fixture
 def alice_run(make_lab_run, alice):
     return make_lab_run(alice, name="alice-model")
+
+
+def api(client, name, expect=None, **params):
+    """POST to a lab API (as lab.js does for the ones that send text); the response."""
+    from django.urls import reverse
+
+    response = client.post(reverse(name), params)
+    if expect is not None:
+        assert response.status_code == expect, response.content[:500]
+    return response
 
 
 def error_of(response) -> dict:

@@ -8,6 +8,9 @@ from django.urls import reverse
 from tests.lab.conftest import error_of
 
 APIS = ["lab:api_models", "lab:api_tokenize", "lab:api_next_token", "lab:api_attention", "lab:api_my_run_loss"]
+# The APIs that send text take POST (a long Japanese text passes the web server's URL limit); the others GET.
+METHODS = {"lab:api_models": "GET", "lab:api_tokenize": "POST", "lab:api_next_token": "POST",
+           "lab:api_attention": "POST", "lab:api_my_run_loss": "GET"}
 
 
 def test_models_lists_own_runs_first_then_the_demo(alice_client, alice, make_lab_run, demo_run):
@@ -35,7 +38,7 @@ def test_models_never_lists_another_students_or_unfinished_runs(client, bob, ali
 @pytest.mark.parametrize("name", ["lab:api_tokenize", "lab:api_next_token", "lab:api_attention"])
 def test_another_students_run_is_404(client, bob, alice_run, name):
     client.force_login(bob)
-    response = client.get(reverse(name), {"model": str(alice_run.code), "text": "hello", "prompt": "hello"})
+    response = client.post(reverse(name), {"model": str(alice_run.code), "text": "hello", "prompt": "hello"})
     assert response.status_code == 404
     assert error_of(response)["code"] == "not_found"
     assert b"alice-model" not in response.content
@@ -52,13 +55,13 @@ def test_another_students_loss_curve_is_404(client, bob, make_lab_run, alice):
 @pytest.mark.parametrize("name", ["lab:api_tokenize", "lab:api_next_token", "lab:api_attention"])
 def test_the_demo_run_is_open_to_every_student(client, bob, demo_run, name):
     client.force_login(bob)
-    response = client.get(reverse(name), {"model": str(demo_run.code), "text": "hello", "prompt": "hello"})
+    response = client.post(reverse(name), {"model": str(demo_run.code), "text": "hello", "prompt": "hello"})
     assert response.status_code == 200, response.content
 
 
 def test_unknown_or_malformed_codes_are_404(alice_client, alice_run):
     for code in (str(uuid.uuid4()), "not-a-uuid", "1"):
-        response = alice_client.get(reverse("lab:api_next_token"), {"model": code, "prompt": "a"})
+        response = alice_client.post(reverse("lab:api_next_token"), {"model": code, "prompt": "a"})
         assert response.status_code == 404
         assert error_of(response)["code"] == "not_found"
 
@@ -67,18 +70,18 @@ def test_an_unfinished_own_run_cannot_be_opened(alice_client, alice, make_lab_ru
     from training.models import TrainingRun
 
     run = make_lab_run(alice, status=TrainingRun.RUNNING)
-    assert alice_client.get(reverse("lab:api_attention"), {"model": str(run.code), "text": "a"}).status_code == 404
+    assert alice_client.post(reverse("lab:api_attention"), {"model": str(run.code), "text": "a"}).status_code == 404
 
 
 def test_a_run_whose_files_are_gone_says_so(alice_client, alice_run):
     (alice_run.attempt_dir(1) / "export").unlink()
-    response = alice_client.get(reverse("lab:api_next_token"), {"model": str(alice_run.code), "prompt": "a"})
+    response = alice_client.post(reverse("lab:api_next_token"), {"model": str(alice_run.code), "prompt": "a"})
     assert response.status_code == 404
     assert error_of(response)["code"] == "model_missing"
 
 
 def test_without_any_model_next_token_points_to_the_quick_run_form(alice_client):
-    response = alice_client.get(reverse("lab:api_next_token"), {"prompt": "a"})
+    response = alice_client.post(reverse("lab:api_next_token"), {"prompt": "a"})
     assert response.status_code == 404
     error = error_of(response)
     assert error["code"] == "no_model"
@@ -87,16 +90,23 @@ def test_without_any_model_next_token_points_to_the_quick_run_form(alice_client)
 
 @pytest.mark.parametrize("name", APIS)
 def test_logged_out_visitors_get_a_json_401(db, name):
-    response = Client().get(reverse(name))
+    response = Client().generic(METHODS[name], reverse(name))
     assert response.status_code == 401
     assert error_of(response)["code"] == "login_required"
 
 
 @pytest.mark.parametrize("name", APIS)
-def test_only_get_is_accepted(alice_client, name):
-    response = alice_client.post(reverse(name))
+def test_only_the_apis_method_is_accepted(alice_client, name):
+    response = alice_client.generic("GET" if METHODS[name] == "POST" else "POST", reverse(name))
     assert response.status_code == 405
     assert error_of(response)["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize("name", ["lab:api_tokenize", "lab:api_next_token", "lab:api_attention"])
+def test_text_apis_need_the_csrf_token(alice, demo_run, name):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    assert client.post(reverse(name), {"model": str(demo_run.code), "text": "a", "prompt": "a"}).status_code == 403
 
 
 def test_answers_are_not_cached(alice_client):

@@ -8,7 +8,8 @@ from tests.lab.conftest import error_of
 @pytest.fixture
 def ask(alice_client, alice_run):
     def ask(text="the cat sat on the mat", expect=200, **params):
-        response = alice_client.get(reverse("lab:api_attention"), {"model": str(alice_run.code), "text": text, **params})
+        response = alice_client.post(reverse("lab:api_attention"),
+                                     {"model": str(alice_run.code), "text": text, **params})
         assert response.status_code == expect, response.content
         return response.json() if expect == 200 else error_of(response)
     return ask

@@ -8,7 +8,7 @@ from tests.lab.conftest import error_of
 @pytest.fixture
 def ask(alice_client, alice_run):
     def ask(prompt="the cat", expect=200, **params):
-        response = alice_client.get(reverse("lab:api_next_token"), {"model": str(alice_run.code), "prompt": prompt,
+        response = alice_client.post(reverse("lab:api_next_token"), {"model": str(alice_run.code), "prompt": prompt,
                                                                      **params})
         assert response.status_code == expect, response.content
         return response.json() if expect == 200 else error_of(response)

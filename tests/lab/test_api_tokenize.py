@@ -5,7 +5,7 @@ from tests.lab.conftest import error_of
 
 
 def tokenize(client, text, **params):
-    response = client.get(reverse("lab:api_tokenize"), {"text": text, **params})
+    response = client.post(reverse("lab:api_tokenize"), {"text": text, **params})
     assert response.status_code == 200, response.content
     return response.json()
 
@@ -77,7 +77,7 @@ def test_text_is_capped(alice_client):
     from training.lab import services as lab
 
     assert tokenize(alice_client, "あ" * lab.MAX_TOKENIZE_CHARS)["chars"] == lab.MAX_TOKENIZE_CHARS
-    response = alice_client.get(reverse("lab:api_tokenize"), {"text": "あ" * (lab.MAX_TOKENIZE_CHARS + 1)})
+    response = alice_client.post(reverse("lab:api_tokenize"), {"text": "あ" * (lab.MAX_TOKENIZE_CHARS + 1)})
     assert response.status_code == 400
     error = error_of(response)
     assert error["code"] == "too_long" and error["params"]["max"] == lab.MAX_TOKENIZE_CHARS

@@ -1,5 +1,5 @@
-"""The first lab requests of a fresh web process may arrive together (a lesson with two
-widgets): transformers' lazy names must not fail under concurrent first use."""
+"""The first requests of a fresh process may tokenize at the same moment (two threads of a
+worker, a test): transformers' lazy names must not fail under concurrent first use."""
 import os
 import subprocess
 import sys
@@ -11,7 +11,7 @@ SCRIPT = """
 import threading
 import django
 django.setup()
-from training.lab import services as lab
+from training.inference_tasks import token_rows
 from training.engine import gpt2_tokenizer_dir
 
 directory = gpt2_tokenizer_dir()
@@ -21,7 +21,7 @@ start = threading.Barrier(4)
 def first_tokens():
     start.wait()
     try:
-        lab.token_rows(directory, "東京メトロに乗る")
+        token_rows(directory, "東京メトロに乗る")
     except Exception as exc:  # the bug raised ImportError in all but one thread
         errors.append(repr(exc))
 

@@ -205,7 +205,7 @@ def test_the_service_checks_prompts_without_the_form():
 # Playground ----------------------------------------------------------------------------------
 
 @pytest.fixture
-def playable(alice, corpus, tiny_base_dir):
+def playable(alice, corpus, tiny_base_dir, inference_worker):
     """A finished run whose export is the tiny local GPT-2 (64 positions)."""
     run = make_finished_run(alice, corpus)
     (run.attempt_dir(1) / "export").symlink_to(tiny_base_dir, target_is_directory=True)

@@ -55,7 +55,8 @@ def test_a_local_pickle_only_directory_becomes_a_base(db, rinna_pickled_dir, tmp
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_run_on_rinna_end_to_end(alice, fake_hub, rinna_standin_dir, fast_runs, redis_conn, client, tmp_path):
+def test_a_run_on_rinna_end_to_end(alice, fake_hub, rinna_standin_dir, fast_runs, redis_conn, inference_worker, client,
+                                   tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from training.engine.tokenization import load_tokenizer
@@ -87,7 +88,7 @@ def test_a_run_on_rinna_end_to_end(alice, fake_hub, rinna_standin_dir, fast_runs
     assert "&lt;/s&gt;" not in response.content.decode()
     # The lab's tokenizer view, side by side with GPT-2: spans that cover the text once.
     text = "今日の一句\n寒の月"
-    data = client.get(reverse("lab:api_tokenize"), {"text": text, "model": str(run.code)}).json()
+    data = client.post(reverse("lab:api_tokenize"), {"text": text, "model": str(run.code)}).json()
     gpt2, own = data["tokenizers"]
     assert own["vocab_size"] == 600 and not own["same_as_gpt2"] and own["count"] < gpt2["count"]
     assert [t["id"] for t in own["tokens"]] == load_tokenizer(str(run.export_dir))(

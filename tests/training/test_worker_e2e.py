@@ -51,8 +51,8 @@ def load_and_generate(archive: bytes, target) -> str:
     return tokenizer.decode(output[0])
 
 
-def test_upload_queue_train_and_download_two_runs(fault_worker, alice, bases, local_base, fast_runs, settings,
-                                                  tmp_path):
+def test_upload_queue_train_and_download_two_runs(fault_worker, inference_worker, alice, bases, local_base, fast_runs,
+                                                  settings, tmp_path):
     settings.TRAINING_MAX_ACTIVE_RUNS_PER_USER = 2
     client = Client()
     client.force_login(alice)

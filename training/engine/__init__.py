@@ -23,7 +23,7 @@ _EXPORTS = {
     "base_parameters": ("estimate", "parameters"),
     "load_model": "inference", "generate": "inference", "next_token_distribution": "inference",
     "tokenize_view": "inference", "attention_weights": "inference", "vocabulary_size": "inference",
-    "configure_inference": "inference", "chat_reply": "inference",
+    "configure_inference": "inference", "warm_up_inference": ("inference", "warm_up"), "chat_reply": "inference",
     "check_instructions": "instructions", "looks_like_instructions": "instructions",
     "InstructionReport": "instructions",
     "gpt2_tokenizer_dir": "tokenization", "MAX_NEW_TOKENS": "sampling",

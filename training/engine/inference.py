@@ -2,8 +2,8 @@
 with byte spans, and attention weights. Loaded models live in a small thread-safe LRU cache.
 
 Every tensor operation of the site happens here (forward pass, softmax, top-k, sampling): the
-callers get plain dicts and lists. A long-lived process (the web process) sets its bounds with
-`configure_inference`; every public function is safe to call from several threads.
+callers get plain dicts and lists. A long-lived process (the site's inference worker) sets its
+bounds with `configure_inference`; every public function is safe to call from several threads.
 """
 import os
 import threading
@@ -58,6 +58,14 @@ def _prepare_transformers() -> None:
             for name in _TRANSFORMERS_NAMES:
                 getattr(transformers, name)
             _transformers_ready = True
+
+
+def warm_up() -> None:
+    """Import torch and transformers now (a long-lived process at its start), so that its first
+    request does not pay for them (seconds, tens of seconds on a busy machine)."""
+    import torch  # noqa: F401
+
+    _prepare_transformers()
 
 
 @dataclass

@@ -1,11 +1,13 @@
 """The learning lab: the /lab/ page and the JSON APIs that static/js/lab.js calls, on the
 lab page and inside lessons (the `{{ lab:... }}` tags of courses/markdown.py).
 
-Every API answers logged-in users only, with JSON even when it refuses:
-{"error": {"code": "...", "message": "...", "params": {...}}}. Models are looked up with
-the owner-scoped selectors, so another student's run is a 404 like a missing one. They take
-GET, except the chat-template API, which takes POST with the page's CSRF token (its text
-would make long URLs).
+The APIs answer logged-in users only, with JSON even when they refuse:
+{"error": {"code": "...", "message": "...", "params": {...}}}. Those that send text
+(tokenize, next-token, attention, chat-template) take POST with the page's CSRF token (a long Japanese text
+would pass the web server's limit on a GET URL); the others take GET. Models are looked up
+with the owner-scoped selectors, so another student's run is a 404 like a missing one. The
+model work runs on an inference worker: a busy queue is a 503, a student over the limits a
+429 (training/inference.py).
 """
 import logging
 import math
@@ -21,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from training import selectors
-from training.engine import EngineError
+from training.inference import InferenceError
 from training.lab import services as lab
 from training.lab.strings import new_run_url
 
@@ -75,10 +77,14 @@ def lab_api(view=None, *, method="GET"):
             return _error(error.status, error.code, error.message, error.params)
         except Http404:
             return _error(404, "not_found", _("No such model."))
-        except EngineError as error:
-            logger.warning("lab %s failed: %s", request.path, error)
-            return _error(500, getattr(error, "code", "engine_error") or "engine_error",
-                          _("The model could not answer. Try again, or pick another model."))
+        except InferenceError as error:
+            if error.status >= 500:
+                logger.warning("lab %s: %s (%s)", request.path, error.code, error.message)
+            params = {"limit": error.params["limit"]} if "limit" in error.params else {}
+            return _error(error.status, error.code, error.message, params)
+        except Exception:  # any other failure is still an answer lab.js can show
+            logger.exception("lab %s failed", request.path)
+            return _error(500, "lab_error", _("The model could not answer. Try again, or pick another model."))
     return wrapper
 
 
@@ -144,19 +150,19 @@ def api_models(request):
     return {**lab.lab_models(request.user), "new_run_url": new_run_url()}
 
 
-@lab_api
+@lab_api(method="POST")
 def api_tokenize(request):
     run = _run_param(request, required=False)
-    return lab.tokenize_compare(request.GET.get("text", ""), run)
+    return lab.tokenize_compare(request.user, request.POST.get("text", ""), run)
 
 
-@lab_api
+@lab_api(method="POST")
 def api_next_token(request):
     run = _run_param(request, required=True)
     top_k = _number(request, "top_k", default=None, low=0, high=100_000, kind=int)
     top_p = _number(request, "top_p", default=None, low=0.01, high=1.0)
     return lab.next_token_view(
-        run, request.GET.get("prompt", ""), picked=_picked_ids(request),
+        request.user, run, request.POST.get("prompt", ""), picked=_picked_ids(request),
         temperature=_number(request, "temperature", default=1.0, low=0.0, high=lab.MAX_TEMPERATURE),
         top_k=top_k or None, top_p=top_p,
         k=_number(request, "k", default=10, low=1, high=lab.MAX_CANDIDATES, kind=int),
@@ -164,12 +170,12 @@ def api_next_token(request):
     )
 
 
-@lab_api
+@lab_api(method="POST")
 def api_attention(request):
     run = _run_param(request, required=True)
     max_tokens = _number(request, "max_tokens", default=lab.DEFAULT_ATTENTION_TOKENS, low=1,
                          high=lab.MAX_ATTENTION_TOKENS, kind=int)
-    return lab.attention_view(run, request.GET.get("text", ""), max_tokens=max_tokens)
+    return lab.attention_view(request.user, run, request.POST.get("text", ""), max_tokens=max_tokens)
 
 
 @lab_api

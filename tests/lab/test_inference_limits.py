@@ -1,0 +1,188 @@
+"""One student cannot take the site down: the lab and the playground run on inference workers,
+with one request in flight per student, a rate per minute, a bounded wait ("busy, try again"),
+and every failure answered in words (JSON for the lab)."""
+import threading
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+from rq import Queue
+
+from tests.conftest import wait_for
+from tests.factories import make_user
+from tests.lab.conftest import api, error_of
+from training import inference
+from training.worker import InferenceWorker
+
+NOBODY = "inference-nobody"  # a queue no worker serves: a request there waits until its time is up
+
+
+@pytest.fixture
+def alice(db):
+    """English, so that the assertions read the English messages (Japanese: see below)."""
+    return make_user("alice", preferred_language="en")
+
+
+@pytest.fixture
+def unserved(monkeypatch):
+    """Inference jobs go to a queue that no worker serves (until the test runs one itself)."""
+    queue = Queue(NOBODY, connection=inference.connection())
+    queue.empty()
+    monkeypatch.setattr(inference, "inference_queue", lambda: queue)
+    yield queue
+    queue.empty()
+
+
+def next_token(client, run, expect=None, **params):
+    return api(client, "lab:api_next_token", expect, model=str(run.code), prompt="the cat", **params)
+
+
+# -- busy ------------------------------------------------------------------------------------
+
+def test_no_answer_within_the_wait_is_a_json_busy_and_the_job_is_withdrawn(alice_client, alice, alice_run, unserved,
+                                                                           settings):
+    settings.INFERENCE_WAIT_SECONDS = 0.2
+    error = error_of(next_token(alice_client, alice_run, expect=503))
+    assert error["code"] == "busy" and "try again" in error["message"]
+    assert unserved.count == 0  # nobody will work for an answer no one waits for
+    assert inference.connection().get(inference.inflight_key(alice.pk)) is None  # the student may try again
+    assert error_of(next_token(alice_client, alice_run, expect=503))["code"] == "busy"
+
+
+def test_a_full_queue_answers_busy_at_once(alice_client, alice_run, unserved, settings):
+    settings.INFERENCE_MAX_QUEUED = 1
+    unserved.enqueue_call("training.inference_tasks.run_task", args=("tokenize", {"text": "a"}))
+    settings.INFERENCE_WAIT_SECONDS = 120.0  # never reached: the request is not queued at all
+    assert error_of(next_token(alice_client, alice_run, expect=503))["code"] == "busy"
+    assert unserved.count == 1
+
+
+# -- one request in flight ----------------------------------------------------------------------
+
+def test_a_second_request_while_one_is_in_flight_is_refused(alice_client, alice, alice_run, unserved,
+                                                            scratch_model_dir):
+    answers = []
+    payload = {"text": "the cat", "model_dir": scratch_model_dir}
+    first = threading.Thread(target=lambda: answers.append(inference.inference_call(alice, "tokenize", payload,
+                                                                                    wait=120)))
+    first.start()
+    try:
+        wait_for(lambda: unserved.count == 1, timeout=30, interval=0.02, message="the first request to be queued")
+        for name in ("lab:api_next_token", "lab:api_attention", "lab:api_tokenize"):
+            response = api(alice_client, name, 429, model=str(alice_run.code), prompt="a", text="a")
+            assert error_of(response)["code"] == "in_flight"
+        assert unserved.count == 1  # the refused ones were never queued
+    finally:
+        InferenceWorker([unserved], connection=unserved.connection).work(burst=True)  # answer the first one
+        first.join(30)
+    assert answers and answers[0]["run"]["count"] > 0
+    assert inference.connection().get(inference.inflight_key(alice.pk)) is None  # answered: the next may go
+
+
+def test_another_student_is_not_held_up_by_one_in_flight(alice, bob, demo_run, client):
+    inference.connection().set(inference.inflight_key(alice.pk), "alices-job", ex=60)
+    client.force_login(bob)
+    assert next_token(client, demo_run, expect=200).json()["candidates"]
+
+
+# -- rate per minute ------------------------------------------------------------------------------
+
+def test_more_than_the_rate_per_minute_is_a_429(alice_client, alice, alice_run, settings):
+    settings.INFERENCE_RATE_PER_MINUTE = 2
+    for _ in range(2):
+        api(alice_client, "lab:api_tokenize", 200, text="a")
+    error = error_of(api(alice_client, "lab:api_tokenize", 429, text="a"))
+    assert error["code"] == "rate_limited" and error["params"] == {"limit": 2}
+    assert "at most 2 a minute" in error["message"]
+    assert error_of(next_token(alice_client, alice_run, expect=429))["code"] == "rate_limited"
+    assert 0 < inference.connection().ttl(inference.rate_key(alice.pk)) <= 60  # the window ends
+
+
+def test_the_limit_messages_are_japanese_for_a_japanese_student(alice, alice_run, client, settings):
+    settings.INFERENCE_RATE_PER_MINUTE = 1
+    alice.preferred_language = "ja"
+    alice.save()
+    client.force_login(alice)
+    api(client, "lab:api_tokenize", 200, text="a")
+    message = error_of(api(client, "lab:api_tokenize", 429, text="a"))["message"]
+    with translation.override("ja"):
+        assert message == translation.gettext(
+            "You sent too many requests (at most %(limit)s a minute). Wait a moment, then try again.") % {"limit": 1}
+        for english in ("You sent too many requests (at most %(limit)s a minute). Wait a moment, then try again.",
+                        "Your previous request is still running. Wait for its answer, then try again.",
+                        "The models are busy right now. Please try again in a few seconds."):
+            assert translation.gettext(english) != english
+
+
+# -- every failure in words -------------------------------------------------------------------------
+
+def test_a_tiny_temperature_is_greedy(alice_client, alice_run):
+    data = next_token(alice_client, alice_run, expect=200, temperature="1e-45", k=5).json()
+    assert len(data["candidates"]) == 1 and data["candidates"][0]["probability"] == 1.0
+    assert data["settings"]["temperature"] == 0.0
+    greedy = next_token(alice_client, alice_run, expect=200, temperature="0", k=5).json()
+    assert data["sampled"]["token_id"] == greedy["sampled"]["token_id"]
+
+
+def test_a_broken_model_is_a_json_error(alice_client, alice, make_lab_run, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "gpt2", "n_layer": ')
+    (broken / "model.safetensors").write_bytes(b"not tensors")
+    run = make_lab_run(alice, model_dir=str(broken))
+    for name in ("lab:api_next_token", "lab:api_attention"):
+        response = api(alice_client, name, model=str(run.code), prompt="a", text="a")
+        assert response.status_code == 500
+        error = error_of(response)
+        assert error["code"] == "inference_failed" and "could not answer" in error["message"]
+
+
+def test_any_other_failure_is_a_json_error(alice_client, alice_run, monkeypatch):
+    from training.lab import services
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(services, "next_token_view", fail)
+    response = next_token(alice_client, alice_run, expect=500)
+    assert error_of(response)["code"] == "lab_error" and "a bug" not in response.content.decode()
+
+
+def test_a_long_japanese_text_is_posted_not_put_in_the_url(alice_client, alice_run):
+    """Above ~450 Japanese characters a GET URL passed gunicorn's 4,094-byte request line."""
+    from training.lab import services
+
+    text = "東京メトロに乗って、猫カフェへ行く。" * 27  # 486 characters, 4,374 bytes of UTF-8
+    assert len(text) <= services.MAX_TOKENIZE_CHARS and len(text.encode()) * 3 > 4094
+    data = api(alice_client, "lab:api_tokenize", 200, text=text, model=str(alice_run.code)).json()
+    assert data["chars"] == len(text)
+
+
+# -- the playground -----------------------------------------------------------------------------------
+
+def playground(client, run, **headers):
+    return client.post(reverse("training:run_playground", args=[run.code]),
+                       {"prompt": "the cat", "temperature": 0.8, "top_k": 20, "top_p": 0.9, "max_new_tokens": 5},
+                       HTTP_ACCEPT_LANGUAGE="en", **headers)
+
+
+def test_the_playground_generates_on_the_worker(alice_client, alice_run):
+    response = playground(alice_client, alice_run, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "<mark>" in response.content.decode()
+
+
+def test_the_playground_says_busy_and_over_the_limit_in_the_form(alice_client, alice, alice_run, unserved, settings):
+    settings.INFERENCE_WAIT_SECONDS = 0.2
+    response = playground(alice_client, alice_run, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200  # htmx swaps only 2xx answers into the result box
+    assert "The models are busy right now" in response.content.decode()
+    page = playground(alice_client, alice_run)
+    assert page.status_code == 503 and "The models are busy right now" in page.content.decode()
+    settings.INFERENCE_RATE_PER_MINUTE = 2
+    page = playground(alice_client, alice_run)
+    assert page.status_code == 429 and "at most 2 a minute" in page.content.decode()
+    assert 'name="prompt"' in page.content.decode()  # the form is still there, with the prompt
+    inference.connection().delete(inference.rate_key(alice.pk))
+    inference.connection().set(inference.inflight_key(alice.pk), "another-tab", ex=60)
+    page = playground(alice_client, alice_run)
+    assert page.status_code == 429 and "still running" in page.content.decode()

@@ -1,0 +1,198 @@
+"""The web side of inference: per-student limits, then a job on the `inference` queue and a
+short wait for its answer. The web process never loads a model (training/inference_tasks.py
+says what the workers do and how to add a task).
+
+`inference_call(user, task, payload)` returns the task's result or raises:
+- InferenceRefused (status 429): the student already has a request in flight, or made more
+  than INFERENCE_RATE_PER_MINUTE this minute;
+- InferenceBusy (status 503): the queue is full, Redis is unreachable, or no worker answered
+  within INFERENCE_WAIT_SECONDS ("busy, try again");
+- InferenceFailed (status 500): the worker failed on it (a bug, a broken model file);
+- InferenceEngineError: the engine refused the input (code and params, for the caller to word).
+
+Limits live in Redis (keys below PREFIX): a per-student in-flight key whose value is the job id
+(released by the caller when it has the answer or withdrew the job, else by the worker when the
+job ends, else by its TTL), and a per-student counter that expires a minute after its first
+request.
+"""
+import logging
+import time
+import uuid
+
+import django_rq
+from django.utils.translation import gettext as _
+from redis.exceptions import RedisError
+from rq.job import Job, JobStatus
+from rq.results import Result
+
+from training import conf
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "inference"
+JOB_FUNCTION = "training.inference_tasks.run_task"
+PREFIX = "llmschool:inference"
+RESULT_TTL = 60
+RATE_WINDOW_SECONDS = 60
+BLOCK_STEP_SECONDS = 3.0
+
+# Deletes the in-flight key only while it still names this job (a later request may own it).
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+
+class InferenceError(Exception):
+    status = 500
+    code = "inference_failed"
+
+    def __init__(self, message: str, *, code: str | None = None, params: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.params = params or {}
+
+
+class InferenceRefused(InferenceError):
+    status = 429
+
+
+class InferenceBusy(InferenceError):
+    status = 503
+    code = "busy"
+
+
+class InferenceFailed(InferenceError):
+    status = 500
+
+
+class InferenceEngineError(InferenceError):
+    """The engine refused the input; `code` and `params` are the engine's."""
+    status = 400
+
+
+def inflight_key(user_id) -> str:
+    return f"{PREFIX}:inflight:{user_id}"
+
+
+def rate_key(user_id) -> str:
+    return f"{PREFIX}:rate:{user_id}"
+
+
+def connection():
+    return django_rq.get_connection(QUEUE_NAME)
+
+
+def inference_queue():
+    # commit_mode="auto": the web request waits for the job, it cannot wait for a commit.
+    return django_rq.get_queue(QUEUE_NAME, commit_mode="auto", connection=connection())
+
+
+def busy_message() -> str:
+    return _("The models are busy right now. Please try again in a few seconds.")
+
+
+def inference_call(user, task: str, payload: dict, *, wait: float | None = None):
+    """Run `task` with `payload` (plain values) on an inference worker, within the user's limits."""
+    wait = conf.inference_wait_seconds() if wait is None else wait
+    try:
+        redis = connection()
+        _count_request(redis, user.pk)
+        job_id = f"inference-{uuid.uuid4().hex}"
+        if not redis.set(inflight_key(user.pk), job_id, nx=True, ex=int(wait + conf.inference_job_timeout()) + 5):
+            raise InferenceRefused(_("Your previous request is still running. Wait for its answer, then try again."),
+                                   code="in_flight")
+        try:
+            job = _enqueue(task, payload, job_id, wait, inflight_key(user.pk))
+        except BaseException:
+            redis.eval(_RELEASE, 1, inflight_key(user.pk), job_id)
+            raise
+        return _answer(redis, job, user.pk, wait)
+    except RedisError as exc:
+        log.warning("inference %s: Redis unreachable (%s)", task, exc)
+        raise InferenceBusy(busy_message()) from None
+
+
+def _count_request(redis, user_id) -> None:
+    key = rate_key(user_id)
+    count = redis.incr(key)
+    if count == 1 or redis.ttl(key) < 0:
+        redis.expire(key, RATE_WINDOW_SECONDS)
+    limit = conf.inference_rate_per_minute()
+    if count > limit:
+        raise InferenceRefused(_("You sent too many requests (at most %(limit)s a minute). Wait a moment, then try "
+                                 "again.") % {"limit": limit}, code="rate_limited", params={"limit": limit})
+
+
+def _enqueue(task: str, payload: dict, job_id: str, wait: float, key: str) -> Job:
+    queue = inference_queue()
+    if queue.count >= conf.inference_max_queued():
+        raise InferenceBusy(busy_message())
+    return queue.enqueue_call(
+        func=JOB_FUNCTION, args=(task, payload), job_id=job_id,
+        timeout=conf.inference_job_timeout(),
+        ttl=max(1, int(wait) + 1),  # a job nobody waits for any more is dropped from the queue
+        result_ttl=RESULT_TTL, failure_ttl=RESULT_TTL,
+        description=f"inference {task}",
+        meta={"release": key},
+    )
+
+
+def _answer(redis, job: Job, user_id, wait: float):
+    """Wait for the job's result; withdraw it on timeout. The in-flight key is released here,
+    or, when the job was already running, by the worker when it ends (until then the student
+    may not start another)."""
+    key = inflight_key(user_id)
+    result = _wait_for_result(redis, job, wait)
+    if result is None:
+        try:
+            running = job.get_status(refresh=True) == JobStatus.STARTED
+        except Exception:  # the job hash expired (its ttl) or is half deleted: not running
+            running = False
+        if not running:
+            _withdraw(job)
+            redis.eval(_RELEASE, 1, key, job.id)
+        raise InferenceBusy(busy_message())
+    redis.eval(_RELEASE, 1, key, job.id)
+    if result.type != Result.Type.SUCCESSFUL:
+        log.warning("inference job %s failed: %s", job.id, (result.exc_string or "")[-2000:])
+        raise InferenceFailed(_("The model could not answer. Try again, or pick another model."))
+    answer = result.return_value or {}
+    if "error" in answer:
+        error = answer["error"]
+        raise InferenceEngineError(_("The model could not answer. Try again, or pick another model."),
+                                   code=error.get("code") or "engine_error", params=error.get("params") or {})
+    return answer["result"]
+
+
+def _wait_for_result(redis, job: Job, wait: float) -> Result | None:
+    """Block on the job's result stream (no polling) until it has an entry or `wait` passes,
+    in steps shorter than the Redis client's socket timeout (5 s by default)."""
+    deadline = time.monotonic() + wait
+    stream = Result.get_key(job.id)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        if redis.xread({stream: "0-0"}, count=1, block=max(1, int(min(left, BLOCK_STEP_SECONDS) * 1000))):
+            return Result.fetch_latest(job, serializer=job.serializer)
+
+
+def _withdraw(job: Job) -> None:
+    try:
+        job.cancel()
+    except Exception:  # already gone (ttl), finished meanwhile, or never saved
+        pass
+    try:
+        job.delete()
+    except RedisError:
+        pass
+
+
+def release_after_job(job) -> None:
+    """Called by the worker when a job ends: release the student's in-flight key (job.meta
+    ["release"]) if it still names this job (the request may have given up waiting)."""
+    key = (job.meta or {}).get("release") if job is not None else None
+    if key:
+        try:
+            job.connection.eval(_RELEASE, 1, key, job.id)
+        except RedisError:
+            pass  # the key's TTL ends it

@@ -367,7 +367,6 @@ def _chat(request, run: TrainingRun):
 
 
 def _generate(user, run: TrainingRun, data: dict) -> tuple[dict, int]:
-def _generate(user, run: TrainingRun, data: dict) -> tuple[dict, int]:
     """Generate on an inference worker: the text, or a message for the form and the page's
     status (429 over the student's limits, 503 busy)."""
     import secrets

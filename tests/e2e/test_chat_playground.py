@@ -10,7 +10,8 @@ from tests.factories import FAST, PASSWORD, make_instructions, make_user, upload
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def test_a_student_chats_with_an_instruction_run(page, live_server, seeded, settings, shoot, redis_conn):
+def test_a_student_chats_with_an_instruction_run(page, live_server, seeded, settings, shoot, redis_conn,
+                                                 inference_worker):
     from training import jobs, services
     from training.models import BaseModel
 

@@ -57,7 +57,7 @@ def test_every_problem_of_an_upload_is_named_with_its_line(alice, alice_client, 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
-def test_an_instruction_run_trains_and_its_page_is_a_chat(alice, alice_client, conversations, bases, fast_runs,
+def test_an_instruction_run_trains_and_its_page_is_a_chat(alice, alice_client, conversations, bases, fast_runs, inference_worker,
                                                          redis_conn, tmp_path):
     response = alice_client.post(reverse("training:run_new"), run_form(conversations, max_steps="12"))
     assert response.status_code == 302

@@ -186,6 +186,16 @@ MODELS_DIR = envpath("MODELS_DIR", VAR_DIR / "models", "cached base models (`dow
 DATASET_MAX_BYTES = envint("DATASET_MAX_BYTES", 10 * 1024 * 1024,
                            "upload size cap (also the cap on the text unpacked from a .zip; "
                            "the stored UTF-8 file may be up to twice this)", minimum=1)
+# The dataset check runs as a job on the `default` queue; these caps keep one file's check
+# (and its training) within seconds and a few hundred MB.
+DATASET_MAX_LINES = envint("DATASET_MAX_LINES", 500_000, "lines a dataset may have (a .jsonl/.csv record counts "
+                           "its lines)", minimum=1)
+DATASET_MAX_LINE_CHARS = envint("DATASET_MAX_LINE_CHARS", 100_000, "characters one line of a dataset may have",
+                                minimum=100)
+DATASET_MAX_JSON_DEPTH = envint("DATASET_MAX_JSON_DEPTH", 20, "how deep arrays and objects may nest in one .jsonl "
+                                "line", minimum=2, maximum=500)
+DATASET_CHECK_TIMEOUT = envint("DATASET_CHECK_TIMEOUT", 600, "time limit of one dataset check job (seconds)",
+                               minimum=30)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FILES = 5

@@ -8,7 +8,9 @@ should happen, Redis what does happen:
 - running, but the heartbeat is stale or the job is dead -> attempt+1, which resumes from the
   newest checkpoint, up to TRAINING_MAX_ATTEMPTS; then failed with "worker lost";
 - running, the job failed in RQ with a timeout -> failed with "timeout";
-- a cancel request the job cannot honour any more (dead or stale) -> cancelled.
+- a cancel request the job cannot honour any more (dead or stale) -> cancelled;
+- a dataset still "checking" whose check job is gone or dead -> enqueued again, or failed with
+  "check_lost" so its page offers to check it again (training/dataset_check.py).
 
 Every change is a fenced update (training/lifecycle.py), so running the reconciler twice, or
 next to a live job, never makes two executions publish.
@@ -24,6 +26,7 @@ from rq.job import JobStatus
 from training import conf, lifecycle
 from training.models import TrainingRun
 from training import queueing
+from training.dataset_check import reconcile_checks
 from training.queueing import DEAD_STATUSES, job_fetch, job_status, run_enqueue
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ def reconcile(*, now=None) -> dict:
         counts[_reconcile_queued(run, now, connection)] += 1
     for run in TrainingRun.objects.filter(status=TrainingRun.RUNNING).order_by("pk"):
         counts[_reconcile_running(run, now, connection)] += 1
+    counts.update(reconcile_checks(connection, now=now))
     counts.pop("ok", None)
     if counts:
         log.info("reconciler: %s", dict(counts))

@@ -4,7 +4,7 @@ import os
 import tempfile
 
 from .bases import local_model_dir
-from .config import DEFAULT_MAX_BYTES, DatasetReport, TrainConfig
+from .config import DEFAULT_MAX_BYTES, CorpusLimits, DatasetReport, TrainConfig
 from .corpus import read_corpus, text_figures
 from .data import count_tokens, tokenize_corpus, too_small
 from .estimate import estimate_seconds
@@ -16,9 +16,12 @@ SCRATCH_SAMPLE_CHARS = 1_000_000  # the from-scratch tokenizer is trained on at 
 
 def check_dataset(path: str, *, tokenizer_dir: str | None = None, block_size: int = 128,
                   max_bytes: int = DEFAULT_MAX_BYTES, base_kinds=DEFAULT_BASE_KINDS,
-                  cache_dir: str | None = None) -> DatasetReport:
+                  cache_dir: str | None = None, limits: CorpusLimits | None = None,
+                  on_phase=None) -> DatasetReport:
     """Figures for a text file; raises DatasetError (empty, unknown_encoding, binary, too_large,
-    too_small, jsonl_missing_text, jsonl_invalid, csv_missing_text) when it cannot be used.
+    too_small, too_many_lines, line_too_long, json_too_deep, jsonl_missing_text, jsonl_invalid,
+    csv_missing_text) when it cannot be used. `on_phase(name)` is told what it does next
+    ("reading", "counting", "scratch_tokenizer"), for a progress line.
 
     Tokens are counted with the tokenizer in `tokenizer_dir`, or with GPT-2's when None: with
     GPT-2's vocabulary a Japanese character costs about one token or more, an English word about one.
@@ -27,13 +30,17 @@ def check_dataset(path: str, *, tokenizer_dir: str | None = None, block_size: in
     their estimates use those counts, kept in `tokens_by_base`. A from-scratch base is counted
     as the run will count: with a tokenizer trained on this text.
     """
-    corpus = read_corpus(path, max_bytes=max_bytes)
+    phase = on_phase or (lambda name: None)
+    phase("reading")
+    corpus = read_corpus(path, max_bytes=max_bytes, limits=limits)
+    phase("counting")
     tokenizer = load_tokenizer(tokenizer_dir or gpt2_tokenizer_dir())
     tokens = count_tokens(tokenize_corpus(corpus, tokenizer))
     blocks = tokens // block_size
     if blocks == 0:
         raise too_small(tokens, block_size)
     figures = text_figures(corpus.documents)
+    phase("scratch_tokenizer")
     scratch_ratio = scratch_tokens_per_char(corpus.documents)
     tokens_by_base = own_token_counts(corpus, base_kinds, cache_dir=cache_dir, skip=tokenizer)
     for base in base_kinds:

@@ -11,7 +11,7 @@ from dataclasses import asdict
 
 from . import checkpoints as ckpt
 from .bases import load_pretrained, resolve_pretrained, run_export_dir, scratch_config
-from .config import Progress, TrainConfig, TrainResult
+from .config import CorpusLimits, Progress, TrainConfig, TrainResult
 from .corpus import read_corpus, text_figures
 from .data import eval_block_count, make_blocks
 from .errors import EngineError, OutOfMemory, TrainingCancelled
@@ -27,7 +27,8 @@ SAMPLE_SEED = 1234
 LORA_TARGETS = ["c_attn", "c_proj", "c_fc"]
 # Settings that change what is learned: a checkpoint made with other values is not resumed.
 NOT_IN_FINGERPRINT = {"output_dir", "progress_every_seconds", "num_threads", "checkpoint_every_seconds",
-                      "checkpoint_every_steps", "offline", "cache_dir", "max_bytes", "card_language"}
+                      "checkpoint_every_steps", "offline", "cache_dir", "max_bytes", "card_language",
+                      "corpus_limits"}
 
 
 def default_learning_rate(config: TrainConfig) -> float:
@@ -116,7 +117,8 @@ class _Run:
         try:
             started = self.clock()
             torch.manual_seed(self.config.seed)
-            corpus = read_corpus(self.config.data_path, max_bytes=self.config.max_bytes)
+            corpus = read_corpus(self.config.data_path, max_bytes=self.config.max_bytes,
+                                 limits=CorpusLimits(**(self.config.corpus_limits or {})))
             model, tokenizer, base_name = self.load_base(corpus)
             self.blocks = make_blocks(corpus, tokenizer, block_size=self.config.block_size,
                                       val_fraction=self.config.val_fraction, seed=self.config.seed)

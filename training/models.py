@@ -108,6 +108,10 @@ class Dataset(models.Model):
         return f"dataset-check-{self.pk}-{self.check_attempt}"
 
     @property
+    def tokens(self) -> int:
+        return int(self.report.get("tokens") or 0)
+
+    @property
     def notation(self) -> dict:
         return (self.preparation or {}).get("notation") or {}
 

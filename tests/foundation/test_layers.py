@@ -65,6 +65,7 @@ ROLES = {
     # a training run's life: transitions, jobs, the queue, the reconciler
     "lifecycle": RUNS, "jobs": RUNS, "queueing": RUNS, "reconciler": RUNS, "calibration": RUNS,
     "progress": RUNS, "run_config": RUNS, "attempts": RUNS, "hooks": RUNS, "failures": RUNS,
+    "dataset_check": RUNS,
     # rows, settings readers and pure helpers
     "models": DATA, "conf": DATA, "env": DATA, "health": DATA, "devservices": DATA, "markdown": DATA,
     "reasons": DATA, "logtext": DATA, "charts": DATA, "loss_reading": DATA, "__init__": DATA,

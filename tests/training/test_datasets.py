@@ -165,3 +165,29 @@ def test_dashboard_panel_lists_the_latest_runs(alice_client, alice, corpus):
                                total_steps=10)
     page = alice_client.get(reverse("dashboard")).content.decode()
     assert "my-first-run" in page and "50%" in page
+
+
+def test_the_list_polls_while_a_dataset_is_checking_and_stops_after(alice_client, alice, bases):
+    alice_client.post(reverse("training:datasets"), {"file": upload("diary.txt")})
+    page = alice_client.get(reverse("training:datasets"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'id="own-datasets" hx-get="' in page and "Checking…" in page and "Train on it" not in page
+    run_pending_checks()
+    table = alice_client.get(reverse("training:dataset_table"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "hx-trigger" not in table and "Ready" in table and "Train on it" in table
+
+
+def test_a_refused_re_cleaning_keeps_the_dataset_as_it_was(alice_client, alice, bases, settings):
+    """Without its ruby the text is too short for one block: the job keeps the text with the
+    notation, and the page says why."""
+    text = "山路《やまみちやまみちやまみち》を登る。\n" * 8  # 304 GPT-2 tokens kept, 104 without the ruby
+    dataset = make_checked_dataset(alice, upload("yama.txt", text.encode()), keep_notation=True)
+    assert dataset.is_usable and dataset.can_reclean
+    before = (dataset.file.name, dataset.report)
+    alice_client.post(reverse("training:dataset_notation", args=[dataset.code]), {"keep_notation": "0"})
+    assert run_pending_checks() == 1
+    dataset.refresh_from_db()
+    assert dataset.is_usable and dataset.keep_notation and (dataset.file.name, dataset.report) == before
+    assert dataset.reclean_error["code"] == "too_small" and len(stored_files(settings)) == 2
+    page = alice_client.get(reverse("training:dataset_detail", args=[dataset.code]),
+                            HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "so it was kept as it was" in page and "too short" in page

@@ -248,6 +248,9 @@ TRAINING_EXTRA_HYPERPARAMETERS = envjson("TRAINING_EXTRA_HYPERPARAMETERS", {},
                                          "`{\"num_threads\": 2}`; bounded like any other value")
 TRAINING_CALIBRATE_AT_START = envbool("TRAINING_CALIBRATE_AT_START", True,
                                       "a starting training worker measures the speed of bases that have no figure yet")
+DEMO_MODEL_SEED = envbool("DEMO_MODEL_SEED", True,
+                          "`bootstrap` queues, once, a ~1-minute from-scratch run on the sample corpora (pirate log "
+                          "+ haiku diary) that becomes the site's demo model (off for `make test`)")
 LAB_MAX_LOADED_MODELS = envint("LAB_MAX_LOADED_MODELS", 4, "models kept in memory by the lab and playground",
                                minimum=1)
 LAB_TORCH_THREADS = envint("LAB_TORCH_THREADS", 1,

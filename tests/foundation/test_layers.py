@@ -61,7 +61,7 @@ ROLES = {
     "views": PRESENTATION, "admin": PRESENTATION, "forms": PRESENTATION, "context_processors": PRESENTATION,
     "middleware": PRESENTATION, "dashboard": PRESENTATION, "strings": PRESENTATION,
     # reads and writes on behalf of a page or a command
-    "services": API, "selectors": API, "seeding": API, "roles": API,
+    "services": API, "selectors": API, "seeding": API, "roles": API, "demo": API,
     # a training run's life: transitions, jobs, the queue, the reconciler
     "lifecycle": RUNS, "jobs": RUNS, "queueing": RUNS, "reconciler": RUNS, "calibration": RUNS,
     "progress": RUNS, "run_config": RUNS, "attempts": RUNS, "hooks": RUNS, "failures": RUNS,

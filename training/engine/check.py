@@ -6,7 +6,7 @@ import tempfile
 from .bases import local_model_dir
 from .config import DEFAULT_MAX_BYTES, CorpusLimits, DatasetReport, TrainConfig
 from .corpus import read_corpus, text_figures
-from .data import count_tokens, tokenize_corpus, too_small
+from .data import count_corpus_tokens, too_small
 from .estimate import estimate_seconds
 from .tokenization import gpt2_tokenizer_dir, is_gpt2_vocabulary, load_tokenizer, train_bpe_tokenizer
 
@@ -35,7 +35,7 @@ def check_dataset(path: str, *, tokenizer_dir: str | None = None, block_size: in
     corpus = read_corpus(path, max_bytes=max_bytes, limits=limits)
     phase("counting")
     tokenizer = load_tokenizer(tokenizer_dir or gpt2_tokenizer_dir())
-    tokens = count_tokens(tokenize_corpus(corpus, tokenizer))
+    tokens = count_corpus_tokens(corpus, tokenizer)
     blocks = tokens // block_size
     if blocks == 0:
         raise too_small(tokens, block_size)
@@ -78,7 +78,7 @@ def own_token_counts(corpus, base_kinds, *, cache_dir: str | None, skip) -> dict
         if key == skip_key:
             continue
         if key not in by_vocabulary:
-            by_vocabulary[key] = count_tokens(tokenize_corpus(corpus, tokenizer))
+            by_vocabulary[key] = count_corpus_tokens(corpus, tokenizer)
         counts[base] = by_vocabulary[key]
     return counts
 

@@ -122,6 +122,8 @@ def dataset_reclean(*, dataset: Dataset, keep_notation: bool) -> Dataset:
     check job (the dataset is "checking" meanwhile, and stays as it was if the result is refused)."""
     from training.dataset_check import check_start
 
+    if dataset.is_checking:
+        raise RunRefused(_("The dataset is being checked. Wait for the check to finish."), code="checking")
     if not dataset.can_reclean or not dataset.is_usable:
         raise DatasetRejected("no_original")
     if dataset.runs.filter(status__in=TrainingRun.ACTIVE).exists():

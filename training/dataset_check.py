@@ -137,7 +137,7 @@ def _prepare(dataset: Dataset) -> tuple[str, dict]:
 
     with dataset.original.open("rb") as handle:
         raw = handle.read()
-    # A re-cleaning reads "upload.txt": a zip is known by its first bytes, and only plain text has notation.
+    # The name as uploaded says .jsonl/.csv/text; a .zip is known by its first bytes anyway.
     text, preparation = prepare_text(raw, dataset.upload_name or "upload.txt", keep_notation=dataset.keep_notation,
                                      max_bytes=conf.dataset_max_bytes(), limits=conf.corpus_limits())
     data = text.encode("utf-8")

@@ -120,10 +120,10 @@ class DatasetAdmin(admin.ModelAdmin):
     search_fields = ("name", "code", "owner__username")
     list_select_related = ("owner",)
     raw_id_fields = ("owner",)
-    readonly_fields = ("code_field", "size_bytes", "encoding", "preparation", "report", "check_status", "check_phase",
+    readonly_fields = ("code_field", "upload_name", "size_bytes", "encoding", "preparation", "report", "check_status", "check_phase",
                        "error_code", "error_params_field", "check_detail")
-    fields = ("name", "description", "language", "file", "owner", "is_sample", "published", "code_field",
-              "size_bytes", "encoding", "preparation", "report", "check_status", "check_phase", "error_code",
+    fields = ("name", "description", "language", "file", "upload_name", "owner", "is_sample", "published",
+              "code_field", "size_bytes", "encoding", "preparation", "report", "check_status", "check_phase", "error_code",
               "error_params_field", "check_detail")
     actions = ("publish", "unpublish")
 

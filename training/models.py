@@ -58,13 +58,13 @@ class Dataset(models.Model):
     error_params = models.JSONField(default=dict, blank=True)
     check_status = models.CharField(_("check"), max_length=10, choices=CHECK_CHOICES, default=READY, db_index=True)
     check_attempt = models.PositiveIntegerField(_("check attempt"), default=0)
-    check_phase = models.CharField(_("check phase"), max_length=30, blank=True)
+    check_phase = models.CharField(_("check phase"), max_length=30, blank=True, editable=False)
     prepare_pending = models.BooleanField(default=False, editable=False, help_text=(
         "The kept upload (`original`) must be prepared (decoded, unzipped, cleaned) before the check."))
     check_enqueued_at = models.DateTimeField(_("check queued"), null=True, blank=True)
     check_started_at = models.DateTimeField(_("check started"), null=True, blank=True)
     checked_at = models.DateTimeField(_("checked"), null=True, blank=True)
-    check_detail = models.TextField(_("technical detail"), blank=True,
+    check_detail = models.TextField(_("technical detail"), blank=True, editable=False,
                                     help_text=_("Traceback or worker message; shown to instructors only."))
     # A refused re-cleaning ({"code", "params"}): the dataset stays as it was and says why.
     reclean_error = models.JSONField(default=dict, blank=True)

@@ -106,7 +106,8 @@ def test_a_plain_utf8_text_keeps_no_original(alice, bases):
     assert not dataset.original and dataset.encoding == "utf_8" and not dataset.notation.get("detected")
 
 
-@pytest.mark.parametrize("encoding, name", [("utf-16", "UTF-16"), ("euc_jp", "EUC-JP"), ("utf-8-sig", "UTF-8 (BOM)")])
+@pytest.mark.parametrize("encoding, name", [("utf-16", "UTF-16"), ("euc_jp", "EUC-JP"), ("utf-8-sig", "UTF-8 (BOM)"),
+                                            ("utf-16-le", "UTF-16 LE (no BOM)"), ("utf-16-be", "UTF-16 BE (no BOM)")])
 def test_other_encodings_are_read_and_named_on_the_page(alice_client, bases, encoding, name):
     text = "吾輩は猫である。名前はまだ無い。\r\n" * 60
     response = post(alice_client, "neko.txt", text.encode(encoding))

@@ -196,6 +196,16 @@ MODELS_DIR = envpath("MODELS_DIR", VAR_DIR / "models", "cached base models (`dow
 DATASET_MAX_BYTES = envint("DATASET_MAX_BYTES", 10 * 1024 * 1024,
                            "upload size cap (also the cap on the text unpacked from a .zip; "
                            "the stored UTF-8 file may be up to twice this)", minimum=1)
+# The dataset check runs as a job on the `default` queue; these caps keep one file's check
+# (and its training) within seconds and a few hundred MB.
+DATASET_MAX_LINES = envint("DATASET_MAX_LINES", 500_000, "lines a dataset may have (a .jsonl/.csv record counts "
+                           "its lines)", minimum=1)
+DATASET_MAX_LINE_CHARS = envint("DATASET_MAX_LINE_CHARS", 100_000, "characters one line of a dataset may have",
+                                minimum=100)
+DATASET_MAX_JSON_DEPTH = envint("DATASET_MAX_JSON_DEPTH", 20, "how deep arrays and objects may nest in one .jsonl "
+                                "line", minimum=2, maximum=500)
+DATASET_CHECK_TIMEOUT = envint("DATASET_CHECK_TIMEOUT", 600, "time limit of one dataset check job (seconds)",
+                               minimum=30)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FILES = 5
@@ -287,6 +297,9 @@ INFERENCE_MAX_QUEUED = envint("INFERENCE_MAX_QUEUED", 8,
                               "at once (raise it with the number of inference workers)", minimum=1)
 INFERENCE_JOB_TIMEOUT = envint("INFERENCE_JOB_TIMEOUT", 120,
                                "seconds an inference worker may spend on one request", minimum=5)
+DEMO_MODEL_SEED = envbool("DEMO_MODEL_SEED", True,
+                          "`bootstrap` queues, once, a ~1-minute from-scratch run on the sample corpora (pirate log "
+                          "+ haiku diary) that becomes the site's demo model (off for `make test`)")
 
 # E-mail: console in development, SMTP when EMAIL_HOST is set. All are read (and checked)
 # even without EMAIL_HOST, so that a typo fails at start rather than when SMTP is turned on.

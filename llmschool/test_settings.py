@@ -44,3 +44,5 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Worker processes started by tests do not queue speed calibrations (tests/training/test_presets_plan.py
 # runs that job itself): their queue holds only the runs a test enqueues.
 TRAINING_CALIBRATE_AT_START = False
+# `bootstrap` in tests seeds no demo model (tests/training/test_demo_model.py asks for one).
+DEMO_MODEL_SEED = False

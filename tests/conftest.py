@@ -148,13 +148,14 @@ class WorkerProcess:
 
 @pytest.fixture
 def start_worker(transactional_db, tmp_path, redis_conn):
-    """Factory: start_worker("training") starts a real worker that sees this test's database."""
+    """Factory: start_worker("training") starts a real worker that sees this test's database;
+    start_worker() serves `training` and `default` (the dataset checks), as `make run` does."""
     from llmschool import devservices
 
     workers = []
 
     def start(*queues, extra_args=None):
-        queues = queues or ("training",)
+        queues = queues or ("training", "default")
         if extra_args is None:
             extra_args = devservices.training_worker_args() if "training" in queues else ()
         worker = WorkerProcess(queues, worker_environment(), tmp_path / f"worker-{len(workers)}.log", extra_args)

@@ -196,6 +196,29 @@ def upload(name="corpus.txt", content: bytes | None = None):
                               content_type="text/plain")
 
 
+def make_checked_dataset(owner, uploaded_file=None, **fields):
+    """An upload through the service with its check job run here, in this process, as the
+    `default` worker would run it (tests that need the real worker start one)."""
+    from training.dataset_check import check_job
+    from training.services import dataset_create
+
+    dataset = dataset_create(owner=owner, uploaded_file=uploaded_file or upload(), **fields)
+    check_job(dataset.pk, dataset.check_attempt)
+    dataset.refresh_from_db()
+    return dataset
+
+
+def run_pending_checks() -> int:
+    """Run every queued dataset check here (what the `default` worker does); how many ran."""
+    from training.dataset_check import check_job
+    from training.models import Dataset
+
+    pending = list(Dataset.objects.filter(check_status=Dataset.CHECKING).values_list("pk", "check_attempt"))
+    for pk, attempt in pending:
+        check_job(pk, attempt)
+    return len(pending)
+
+
 def run_form(dataset, base="base:tiny", **values):
     """What the new-run page posts: `dataset` on `base` with the quick preset, `values` added."""
     return {"dataset": str(dataset.code), "base": base, "preset": "quick", **values}

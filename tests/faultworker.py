@@ -16,6 +16,10 @@ lets it go.
   once. A point whose release file already exists is passed without stopping (a later attempt
   of the same run does not stop where the first one did).
 
+- FAULT_HOLD also takes "check:<attempt>": a dataset check job (on the `default` queue) stops
+  once it has claimed the dataset, writes `held-check-<attempt>` and waits for
+  `release-check-<attempt>` (the worker must serve `default`: see tests/training/test_dataset_worker.py).
+
 - FAULT_SETTINGS: JSON object of Django settings for this worker (short grace or intervals).
 - FAULT_CHECKPOINT_AT: the number of the training checkpoint (1, 2, ...) of an attempt to disturb.
 - FAULT_CHECKPOINT: what happens to it, once its files are written but before the rename:
@@ -30,8 +34,8 @@ import time
 
 from django.conf import settings
 
-from tests.holds import marker, with_holds
-from training import progress
+from tests.holds import hold_points, marker, with_holds
+from training import dataset_check, progress
 from training.engine import checkpoints
 from training.worker import TrainingWorker
 
@@ -77,6 +81,22 @@ checkpoints._write_dir = _faulty_write_dir
 
 
 progress.ProgressReporter.__call__ = with_holds(progress.ProgressReporter.__call__, marker=marker)
+
+_original_prepare_and_check = dataset_check._prepare_and_check
+
+
+def _held_prepare_and_check(dataset, attempt):
+    """FAULT_HOLD "check:<attempt>": a dataset check stops once it has claimed the dataset."""
+    if ("check", attempt) in hold_points():
+        release = os.path.join(os.environ["FAULT_DIR"], f"release-check-{attempt}")
+        if not os.path.exists(release):
+            marker(f"held-check-{attempt}", str(os.getpid()))
+            while not os.path.exists(release):
+                time.sleep(0.02)
+    return _original_prepare_and_check(dataset, attempt)
+
+
+dataset_check._prepare_and_check = _held_prepare_and_check
 
 
 class FaultWorker(TrainingWorker):

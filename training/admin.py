@@ -150,15 +150,16 @@ class TrainingRunAdmin(DeleteThroughServices, admin.ModelAdmin):
 @admin.register(Dataset)
 class DatasetAdmin(DeleteThroughServices, admin.ModelAdmin):
     list_display = ("name", "owner", "kind", "is_sample", "published", "language", "size_bytes", "tokens_column",
-                    "error_code", "created_at")
-    list_filter = ("kind", "is_sample", "published", "language", "error_code")
+                    "check_status", "error_code", "created_at")
+    list_filter = ("kind", "check_status", "is_sample", "published", "language", "error_code")
     search_fields = ("name", "code", "owner__username")
     list_select_related = ("owner",)
     raw_id_fields = ("owner",)
-    readonly_fields = ("kind", "code_field", "size_bytes", "encoding", "preparation", "report", "error_code",
-                       "error_params_field")
-    fields = ("name", "description", "language", "file", "kind", "owner", "is_sample", "published", "code_field",
-              "size_bytes", "encoding", "preparation", "report", "error_code", "error_params_field")
+    readonly_fields = ("kind", "code_field", "upload_name", "size_bytes", "encoding", "preparation", "report",
+                       "check_status", "check_phase", "error_code", "error_params_field", "check_detail")
+    fields = ("name", "description", "language", "file", "kind", "upload_name", "owner", "is_sample", "published",
+              "code_field", "size_bytes", "encoding", "preparation", "report", "check_status", "check_phase",
+              "error_code", "error_params_field", "check_detail")
     actions = ("publish", "unpublish")
 
     def delete_refusal(self, dataset):
@@ -180,27 +181,30 @@ class DatasetAdmin(DeleteThroughServices, admin.ModelAdmin):
     def tokens_column(self, dataset):
         return f"{dataset.tokens:,}" if dataset.report else "—"
 
-    def save_model(self, request, obj, form, change):
-        """Instructors upload shared samples here: stored under a generated name and checked at once."""
-        if "file" in form.changed_data or not obj.report:
-            obj.size_bytes = obj.file.size
-            if "file" in form.changed_data:
-                obj.save()  # writes the file under its generated name
-                # Conversations (.jsonl with "messages" or "instruction") are recognised as at an upload.
-                obj.kind = services.dataset_kind_detect(obj.path.read_text(encoding="utf-8", errors="replace"),
-                                                        obj.path.suffix.lstrip(".").lower())
-            services.dataset_check(dataset=obj)
-            if obj.error_code:
-                from training.reasons import dataset_error_message
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if "file" in form.base_fields:
+            form.base_fields["file"].required = True  # blank on the model only while an upload waits for its check
+        return form
 
-                self.message_user(request, dataset_error_message(obj.error_code, obj.error_params), messages.WARNING)
+    def save_model(self, request, obj, form, change):
+        """Instructors upload shared samples here: stored under a generated name, then checked by
+        a job on the `default` queue (the list shows "checking" until it is done)."""
         if obj.owner_id is None:
             obj.is_sample = True
+        recheck = "file" in form.changed_data or not (obj.report or obj.is_checking)
+        if recheck:
+            obj.size_bytes = obj.file.size
+            obj.upload_name = services.dataset_display_name(obj.file.name)
         super().save_model(request, obj, form, change)
+        if recheck:
+            services.dataset_check_queue(dataset=obj)
+            self.message_user(request, _("The file is being checked in the background: reload the list in a "
+                                         "moment to see the result."), messages.INFO)
 
     @admin.action(description=_("Publish as shared samples"))
     def publish(self, request, queryset):
-        updated = queryset.filter(error_code="").update(is_sample=True, published=True)
+        updated = queryset.filter(error_code="", check_status=Dataset.READY).update(is_sample=True, published=True)
         self.message_user(request, ngettext("%(count)d dataset published.", "%(count)d datasets published.", updated)
                           % {"count": updated}, messages.SUCCESS)
 

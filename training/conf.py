@@ -68,6 +68,26 @@ def dataset_stored_max_bytes() -> int:
     return 2 * dataset_max_bytes()
 
 
+# The system account that owns the site's demo model run (seed_demo_model creates it; no one logs in as it).
+DEMO_USERNAME = "site-demo"
+
+
+def demo_model_seed() -> bool:
+    return settings.DEMO_MODEL_SEED
+
+
+def corpus_limits():
+    """The engine's caps on a dataset's lines, line length and JSON nesting."""
+    from training.engine import CorpusLimits
+
+    return CorpusLimits(max_lines=settings.DATASET_MAX_LINES, max_line_chars=settings.DATASET_MAX_LINE_CHARS,
+                        max_json_depth=settings.DATASET_MAX_JSON_DEPTH)
+
+
+def dataset_check_timeout() -> int:
+    return settings.DATASET_CHECK_TIMEOUT
+
+
 def log_lines_kept() -> int:
     return settings.TRAINING_LOG_LINES
 

@@ -5,9 +5,17 @@ from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from training import conf
-from training.models import BaseModel, TrainingRun
-from training.services import (BOUNDS, MAX_CHAT_MESSAGE_CHARS, MAX_CHAT_MESSAGES, MAX_EXTRA_PROMPTS, MAX_PROMPT_CHARS,
-                               datasets_for_user)
+from training.models import BaseModel, Dataset, TrainingRun
+from training.services import (
+    BOUNDS,
+    MAX_CHAT_MESSAGE_CHARS,
+    MAX_CHAT_MESSAGES,
+    MAX_EXTRA_PROMPTS,
+    MAX_PROMPT_CHARS,
+    dataset_unusable_label,
+    dataset_unusable_message,
+    datasets_for_user,
+)
 
 
 class DatasetUploadForm(forms.Form):
@@ -99,7 +107,11 @@ class RunForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         self.datasets = {str(d.code): d for d in datasets_for_user(user).select_related("owner")}
+        # The student's datasets still being checked or refused: listed, but not selectable.
+        self.unusable = {str(d.code): d for d in Dataset.objects.filter(owner=user).exclude(
+            code__in=list(self.datasets))} if getattr(user, "is_authenticated", False) else {}
         own = [(code, d.name) for code, d in self.datasets.items() if not d.is_sample]
+        own += [(code, dataset_unusable_label(d)) for code, d in self.unusable.items()]
         samples = [(code, d.name) for code, d in self.datasets.items() if d.is_sample]
         choices = []
         if own:
@@ -107,6 +119,7 @@ class RunForm(forms.Form):
         if samples:
             choices.append((_("Shared samples"), samples))
         self.fields["dataset"].choices = choices
+        self.fields["dataset"].widget = BaseSelect(choices=choices, disabled_values=list(self.unusable))
 
         self.bases, self.missing_bases, kinds = {}, [], {}
         base_choices, missing_values = [], []
@@ -141,7 +154,10 @@ class RunForm(forms.Form):
         return self.bases[value]
 
     def clean_dataset(self):
-        return self.datasets[self.cleaned_data["dataset"]]
+        code = self.cleaned_data["dataset"]
+        if code in self.unusable:
+            raise forms.ValidationError(dataset_unusable_message(self.unusable[code]))
+        return self.datasets[code]
 
     def base_model_and_run(self):
         base = self.cleaned_data["base"]

@@ -5,9 +5,14 @@ import traceback
 import types
 
 from training import lifecycle
+from training.queueing import JOB_FUNCTION
 
 
 def _job_run(job) -> tuple[int, int] | None:
+    """(run id, attempt) of a training job; None for any other job (a dataset check, a
+    calibration) that a worker serving several queues ran."""
+    if getattr(job, "func_name", JOB_FUNCTION) != JOB_FUNCTION:
+        return None
     try:
         run_id, attempt = job.args[:2]
         return int(run_id), int(attempt)

@@ -95,6 +95,7 @@ def _publish(run, attempt, result, reporter, zip_path: Path) -> str:
         log.warning("run %s attempt %s finished but no longer owns the run: not published", run.pk, attempt)
         return "superseded"
     _cleanup_after_publish(run, attempt)
+    lifecycle.run_adopt_demo(run_id=run.pk)  # only the demo account's run (training/demo.py) is adopted
     from training.calibration import calibration_from_run
 
     calibration_from_run(run, data)  # the next plans for this base count on the speed just measured

@@ -7,6 +7,7 @@ reconciler all go through these functions.
 """
 import logging
 
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -49,6 +50,25 @@ def run_fail(*, run_id: int, attempt: int, code: str, detail: str = "", statuses
     if done:
         log.info("run %s attempt %s failed: %s", run_id, attempt, code)
         _prune_after_commit(run_id)
+    return bool(done)
+
+
+def run_adopt_demo(*, run_id: int) -> bool:
+    """A succeeded run of the demo account (training/demo.py) becomes the site's demo model,
+    unless there is one already (an instructor's choice is never replaced)."""
+    from django.db import IntegrityError
+
+    if TrainingRun.objects.filter(is_demo=True).exists():
+        return False
+    try:
+        with transaction.atomic():
+            # The system account has no usable password: a student who signed up under that name does not count.
+            done = TrainingRun.objects.filter(pk=run_id, status=TrainingRun.SUCCEEDED, owner__username=conf.DEMO_USERNAME,
+                                              owner__password__startswith=UNUSABLE_PASSWORD_PREFIX).update(is_demo=True)
+    except IntegrityError:  # another run became the demo at the same moment
+        return False
+    if done:
+        log.info("run %s is the site's demo model now", run_id)
     return bool(done)
 
 

@@ -32,6 +32,11 @@ class Dataset(models.Model):
     TEXT, INSTRUCTION = "text", "instruction"
     KIND_CHOICES = [(TEXT, _("text")), (INSTRUCTION, _("instructions (conversations)"))]
 
+    # The check runs as a job on the `default` queue (training/dataset_check.py): an upload is
+    # stored as sent and is "checking" until the job has prepared and checked it.
+    CHECKING, READY, FAILED = "checking", "ready", "failed"
+    CHECK_CHOICES = [(CHECKING, _("checking")), (READY, _("ready")), (FAILED, _("failed"))]
+
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
                               related_name="datasets", verbose_name=_("owner"))
@@ -41,7 +46,10 @@ class Dataset(models.Model):
     # What the file holds: a text to continue, or conversations to answer (a .jsonl file whose
     # lines have "messages", or Alpaca's "instruction" and "output"): detected at upload or chosen.
     kind = models.CharField(_("kind"), max_length=20, choices=KIND_CHOICES, default=TEXT)
-    file = models.FileField(_("file"), upload_to=dataset_upload_to, max_length=255)
+    # The prepared UTF-8 text (empty while the first check has not prepared the upload yet).
+    file = models.FileField(_("file"), upload_to=dataset_upload_to, max_length=255, blank=True)
+    upload_name = models.CharField(_("uploaded file name"), max_length=100, blank=True, help_text=_(
+        "As the browser sent it, cleaned; its extension says how the file is read (.jsonl, .csv, text)."))
     size_bytes = models.PositiveBigIntegerField(_("size in bytes"), default=0)
     # The upload as sent, kept only when it held Aozora Bunko notation, so that the student
     # can switch between removing and keeping the notation (re-cleaned from this file).
@@ -53,6 +61,18 @@ class Dataset(models.Model):
     report = models.JSONField(_("check report"), default=dict, blank=True)
     error_code = models.CharField(_("error code"), max_length=40, blank=True)
     error_params = models.JSONField(default=dict, blank=True)
+    check_status = models.CharField(_("check"), max_length=10, choices=CHECK_CHOICES, default=READY, db_index=True)
+    check_attempt = models.PositiveIntegerField(_("check attempt"), default=0)
+    check_phase = models.CharField(_("check phase"), max_length=30, blank=True, editable=False)
+    prepare_pending = models.BooleanField(default=False, editable=False, help_text=(
+        "The kept upload (`original`) must be prepared (decoded, unzipped, cleaned) before the check."))
+    check_enqueued_at = models.DateTimeField(_("check queued"), null=True, blank=True)
+    check_started_at = models.DateTimeField(_("check started"), null=True, blank=True)
+    checked_at = models.DateTimeField(_("checked"), null=True, blank=True)
+    check_detail = models.TextField(_("technical detail"), blank=True, editable=False,
+                                    help_text=_("Traceback or worker message; shown to instructors only."))
+    # A refused re-cleaning ({"code", "params"}): the dataset stays as it was and says why.
+    reclean_error = models.JSONField(default=dict, blank=True)
     is_sample = models.BooleanField(_("shared sample"), default=False)
     published = models.BooleanField(_("published"), default=False,
                                     help_text=_("Published samples are offered to every student."))
@@ -82,7 +102,15 @@ class Dataset(models.Model):
 
     @property
     def is_usable(self) -> bool:
-        return bool(self.report) and not self.error_code
+        return self.check_status == self.READY and bool(self.report) and not self.error_code
+
+    @property
+    def is_checking(self) -> bool:
+        return self.check_status == self.CHECKING
+
+    @property
+    def check_job_id(self) -> str:
+        return f"dataset-check-{self.pk}-{self.check_attempt}"
 
     @property
     def tokens(self) -> int:

@@ -113,6 +113,10 @@ def instruction_problem_message(problem: dict) -> str:
     return sentence[:1].upper() + sentence[1:]
 
 
+def _number(value) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value if value is not None else "?")
+
+
 def dataset_error_message(code: str, params: dict | None = None) -> str:
     params = params or {}
     if code == "instructions_invalid":
@@ -154,6 +158,33 @@ def dataset_error_message(code: str, params: dict | None = None) -> str:
         return storage_full_message(params)
     if code == "too_small":
         return str(_("The text is too short to make even one training block. Add more text."))
+    if code == "too_many_lines":
+        return str(_("The file has %(lines)s lines; at most %(max_lines)s are allowed. Split it into smaller files, "
+                     "or join short lines into longer ones.") % {"lines": _number(params.get("lines")),
+                                                                 "max_lines": _number(params.get("max_lines"))})
+    if code == "line_too_long":
+        return str(_("Line %(line)s is %(chars)s characters long; a line may have at most %(max_chars)s. "
+                     "Break long lines (for example one paragraph per line).")
+                   % {"line": _number(params.get("line")), "chars": _number(params.get("chars")),
+                      "max_chars": _number(params.get("max_chars"))})
+    if code == "json_too_deep":
+        return str(_("Line %(line)s nests JSON more than %(max_depth)s levels deep. Each line should be a simple "
+                     "object such as {\"text\": \"...\"}.") % {"line": _number(params.get("line")),
+                                                              "max_depth": params.get("max_depth")})
+    if code == "jsonl_invalid":
+        return str(_("Line %(line)s of the .jsonl file is not valid JSON.") % {"line": _number(params.get("line"))})
+    if code == "csv_invalid":
+        return str(_("The .csv file cannot be read (near line %(line)s). Save it again as CSV (UTF-8).")
+                   % {"line": _number(params.get("line"))})
+    if code == "check_lost":
+        return str(_("The check of this file stopped unexpectedly (the server may have run out of memory). "
+                     "Check it again; if it fails again, try a smaller file."))
+    if code == "check_timeout":
+        return str(_("The check of this file took too long and was stopped. Check it again; if it fails again, "
+                     "try a smaller file."))
+    if code == "check_internal":
+        return str(_("The check of this file failed on our side. This is not your fault: check it again later; "
+                     "an instructor can see the technical details."))
     if code == "jsonl_missing_text":
         return str(_("Each line of a .jsonl file must be a JSON object with a \"text\" field."))
     if code == "csv_missing_text":

@@ -11,6 +11,8 @@ should happen, Redis what does happen:
 - a cancel request the job cannot honour any more (dead or stale) -> cancelled;
 - every TRAINING_STORAGE_SWEEP_INTERVAL_SECONDS (one worker per interval, by a Redis key):
   the storage sweep removes files no run or dataset needs any more (training/storage.py).
+- a dataset still "checking" whose check job is gone or dead -> enqueued again, or failed with
+  "check_lost" so its page offers to check it again (training/dataset_check.py).
 
 Every change is a fenced update (training/lifecycle.py), so running the reconciler twice, or
 next to a live job, never makes two executions publish.
@@ -26,6 +28,7 @@ from rq.job import JobStatus
 from training import conf, lifecycle, storage
 from training.models import TrainingRun
 from training import queueing
+from training.dataset_check import reconcile_checks
 from training.queueing import DEAD_STATUSES, job_fetch, job_status, run_enqueue
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,7 @@ def reconcile(*, now=None) -> dict:
     swept = _sweep_if_due(now, connection)
     if swept:
         counts["storage_swept"] = swept
+    counts.update(reconcile_checks(connection, now=now))
     counts.pop("ok", None)
     if counts:
         log.info("reconciler: %s", dict(counts))

@@ -23,7 +23,7 @@ def plan_description(plan: dict) -> tuple[str, dict] | None:
 
 
 MANAGED_CONFIG_KEYS = {"data_path", "output_dir", "base_kind", "base_source", "cache_dir", "offline", "max_bytes",
-                       "card_language", "task"}
+                       "card_language", "task", "corpus_limits"}
 
 
 def engine_config(run: TrainingRun, output_dir: Path):
@@ -41,7 +41,7 @@ def engine_config(run: TrainingRun, output_dir: Path):
     options = {key: value for key, value in run.hyperparameters.items() if key not in MANAGED_CONFIG_KEYS}
     return TrainConfig(data_path=str(run.dataset.path), output_dir=str(output_dir), base_kind=base_kind,
                        base_source=base_source, task=run.task, cache_dir=str(conf.models_dir()), offline=True,
-                       max_bytes=conf.dataset_stored_max_bytes(),
+                       max_bytes=conf.dataset_stored_max_bytes(), corpus_limits=conf.corpus_limits().to_dict(),
                        card_language=card_language((run.dataset.report or {}).get("japanese_share")), **options)
 
 

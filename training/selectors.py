@@ -2,6 +2,7 @@
 from django.db.models import Q
 from django.http import Http404
 
+from training import conf
 from training.models import Dataset, TrainingRun
 
 
@@ -52,6 +53,29 @@ def latest_succeeded_run(user):
 
 def demo_run():
     return TrainingRun.objects.filter(is_demo=True, status=TrainingRun.SUCCEEDED).first()
+
+
+def demo_in_training() -> dict | None:
+    """While the site has no demo model but its demo run (seed_demo_model) is queued or
+    training: {"status", "minutes"}, about how long until it is ready (the runs ahead of it in
+    the queue included); else None."""
+    import math
+
+    if demo_run() is not None:
+        return None
+    run = TrainingRun.objects.filter(owner__username=conf.DEMO_USERNAME, status__in=TrainingRun.ACTIVE).first()
+    if run is None:
+        return None
+    ahead = TrainingRun.objects.filter(status__in=TrainingRun.ACTIVE, pk__lt=run.pk) if run.status == run.QUEUED \
+        else TrainingRun.objects.none()
+    seconds = sum(_seconds_left(other) for other in ahead) + _seconds_left(run)
+    return {"status": run.status, "minutes": max(1, math.ceil(seconds / 60))}
+
+
+def _seconds_left(run: TrainingRun) -> float:
+    """The job's own estimate while it trains, else the plan's, plus a little for loading and saving."""
+    estimate = run.eta_seconds if run.eta_seconds is not None else (run.plan or {}).get("estimate_seconds")
+    return float(estimate or 60) + 20
 
 
 def run_for_owner(user, code) -> TrainingRun:

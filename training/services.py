@@ -30,6 +30,10 @@ class DatasetRejected(Exception):
         super().__init__(self.message)
 
 
+# A check that failed by itself (its worker lost, out of time), not because of the file.
+RECHECKABLE = ("check_lost", "check_timeout", "check_internal")
+
+
 class RunRefused(Exception):
     """A run cannot be queued now (quota, queue full, unusable dataset or base)."""
 
@@ -54,22 +58,27 @@ def _base_keys_for_check() -> list[str]:
 
 
 def dataset_check(*, dataset: Dataset) -> Dataset:
-    """Run the engine's check on the stored file and keep its figures (or its error): the text
-    check, or for an instruction dataset the conversations' check (every problem with its line)."""
+    """Check a stored file at once and keep its figures (or its error) on the unsaved
+    instance: for commands (seed_training) that may take their time. Uploads are checked by
+    a job instead (dataset_create). An instruction dataset gets the conversations' check
+    (every problem with its line)."""
     from training.engine import DatasetError, check_dataset, check_instruction_dataset
 
     try:
         if dataset.is_instruction:
             report = check_instruction_dataset(str(dataset.path), max_bytes=conf.dataset_stored_max_bytes(),
                                                base_kinds=tuple(_base_keys_for_check()),
-                                               cache_dir=str(conf.models_dir()))
+                                               cache_dir=str(conf.models_dir()), limits=conf.corpus_limits())
         else:
             report = check_dataset(str(dataset.path), tokenizer_dir=None, max_bytes=conf.dataset_stored_max_bytes(),
-                                   base_kinds=tuple(_base_keys_for_check()), cache_dir=str(conf.models_dir()))
+                                   base_kinds=tuple(_base_keys_for_check()), cache_dir=str(conf.models_dir()),
+                                   limits=conf.corpus_limits())
     except DatasetError as exc:
         dataset.report, dataset.error_code, dataset.error_params = {}, exc.code, dict(exc.params or {})
+        dataset.check_status = Dataset.FAILED
     else:
         dataset.report, dataset.error_code, dataset.error_params = report.to_dict(), "", {}
+        dataset.check_status = Dataset.READY
     return dataset
 
 
@@ -82,28 +91,6 @@ def _read_upload(uploaded_file, max_bytes: int) -> bytes:
             raise DatasetRejected("too_large", {"max_bytes": max_bytes})
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _prepared(raw: bytes, filename: str, keep_notation: bool):
-    """The engine's prepare_text, its refusals turned into DatasetRejected."""
-    from training.engine import DatasetError, prepare_text
-
-    try:
-        return prepare_text(raw, filename, keep_notation=keep_notation, max_bytes=conf.dataset_max_bytes())
-    except DatasetError as exc:
-        raise DatasetRejected(exc.code, dict(exc.params or {})) from None
-
-
-def _store_prepared(dataset: Dataset, text: str, preparation) -> None:
-    """Write the cleaned UTF-8 text under a new generated name (the caller removes an old file)."""
-    from django.core.files.base import ContentFile
-
-    data = text.encode("utf-8")
-    dataset.file.save(f"upload.{preparation.kind}", ContentFile(data), save=False)
-    dataset.size_bytes = len(data)
-    dataset.encoding = preparation.encoding
-    dataset.keep_notation = preparation.keep_notation
-    dataset.preparation = preparation.to_dict()
 
 
 def dataset_kind_detect(text: str, preparation_kind: str, chosen: str = "") -> str:
@@ -120,10 +107,13 @@ def dataset_kind_detect(text: str, preparation_kind: str, chosen: str = "") -> s
 
 def dataset_create(*, owner, uploaded_file, name: str = "", language: str = "",
                    keep_notation: bool = False, kind: str = "") -> Dataset:
-    """Read the upload (unzipped, decoded, Aozora notation removed unless kept), store it as
-    UTF-8 under a generated name and check it at once; on any error nothing is kept.
-    `kind` "text" or "instruction" is the student's choice; "" detects it from the file."""
+    """Store the upload as sent and queue its check (training/dataset_check.py): only the
+    cheap checks (size, name) happen here, so the request answers at once with "checking".
+    `kind` "instruction" is the student's choice; otherwise the check detects conversations
+    (a .jsonl file with "messages", or Alpaca's "instruction"/"output")."""
     from django.core.files.base import ContentFile
+
+    from training.dataset_check import check_start
 
     max_bytes = conf.dataset_max_bytes()
     if uploaded_file.size is None or uploaded_file.size > max_bytes:
@@ -132,17 +122,17 @@ def dataset_create(*, owner, uploaded_file, name: str = "", language: str = "",
         raise DatasetRejected("empty")
     storage_check(owner=owner, needed=uploaded_file.size, as_dataset=True)
     raw = _read_upload(uploaded_file, max_bytes)
-    text, preparation = _prepared(raw, uploaded_file.name or "", keep_notation)
+    if not raw.strip():
+        raise DatasetRejected("empty")
     dataset = Dataset(owner=owner, name=dataset_display_name(name or uploaded_file.name), language=language,
-                      kind=dataset_kind_detect(text, preparation.kind, kind))
+                      upload_name=dataset_display_name(uploaded_file.name), keep_notation=keep_notation,
+                      check_status=Dataset.CHECKING, size_bytes=len(raw),
+                      kind=Dataset.INSTRUCTION if kind == Dataset.INSTRUCTION else Dataset.TEXT)
     try:
-        _store_prepared(dataset, text, preparation)
-        if preparation.notation.get("detected"):
+        with transaction.atomic():
             dataset.original.save("original.bin", ContentFile(raw), save=False)
-        dataset_check(dataset=dataset)
-        if dataset.error_code:
-            raise DatasetRejected(dataset.error_code, dataset.error_params)
-        dataset.save()
+            dataset.save()
+            check_start(dataset, prepare=True)
     except BaseException:
         _delete_files(dataset)
         raise
@@ -150,29 +140,44 @@ def dataset_create(*, owner, uploaded_file, name: str = "", language: str = "",
 
 
 def dataset_reclean(*, dataset: Dataset, keep_notation: bool) -> Dataset:
-    """Prepare the kept original upload again, removing or keeping the Aozora notation."""
-    if not dataset.can_reclean:
+    """Prepare the kept original upload again, removing or keeping the Aozora notation: a
+    check job (the dataset is "checking" meanwhile, and stays as it was if the result is refused)."""
+    from training.dataset_check import check_start
+
+    if dataset.is_checking:
+        raise RunRefused(_("The dataset is being checked. Wait for the check to finish."), code="checking")
+    if not dataset.can_reclean or not dataset.is_usable:
         raise DatasetRejected("no_original")
     if dataset.runs.filter(status__in=TrainingRun.ACTIVE).exists():
         raise RunRefused(_("A queued or running run uses this dataset. Cancel it first."), code="in_use")
-    with dataset.original.open("rb") as handle:
-        raw = handle.read()
-    text, preparation = _prepared(raw, "upload.txt", keep_notation)  # a zip is known by its first bytes
-    old_file, old_values = dataset.file.name, (dataset.size_bytes, dataset.encoding, dataset.keep_notation,
-                                                dataset.preparation, dataset.report)
-    _store_prepared(dataset, text, preparation)
-    dataset_check(dataset=dataset)
-    if dataset.error_code:  # e.g. too short without its notation: keep the dataset as it was
-        error = DatasetRejected(dataset.error_code, dataset.error_params)
-        dataset.file.storage.delete(dataset.file.name)
-        dataset.file.name = old_file
-        (dataset.size_bytes, dataset.encoding, dataset.keep_notation, dataset.preparation,
-         dataset.report) = old_values
-        dataset.error_code, dataset.error_params = "", {}
-        raise error
-    dataset.save()
-    dataset.file.storage.delete(old_file)
+    with transaction.atomic():
+        Dataset.objects.filter(pk=dataset.pk).update(keep_notation=keep_notation, reclean_error={})
+        check_start(dataset, prepare=True)
     return dataset
+
+
+def dataset_recheck(*, dataset: Dataset) -> Dataset:
+    """Check again after the check itself failed (its worker was lost, it ran out of time)."""
+    from training.dataset_check import check_start
+
+    if dataset.check_status != Dataset.FAILED or dataset.error_code not in RECHECKABLE:
+        raise RunRefused(_("Only a dataset whose check was interrupted can be checked again."), code="state")
+    prepare = bool(dataset.original) and not dataset.file
+    if not prepare and not dataset.file:
+        raise DatasetRejected("no_original")
+    with transaction.atomic():
+        Dataset.objects.filter(pk=dataset.pk).update(error_code="", error_params={})
+        check_start(dataset, prepare=prepare)
+    return dataset
+
+
+def dataset_check_queue(*, dataset: Dataset) -> None:
+    """Queue a check of the stored file as it is (a sample an instructor added in the admin)."""
+    from training.dataset_check import check_start
+
+    with transaction.atomic():
+        Dataset.objects.filter(pk=dataset.pk).update(report={}, error_code="", error_params={})
+        check_start(dataset, prepare=False)
 
 
 def _delete_files(dataset: Dataset) -> None:
@@ -209,7 +214,23 @@ def datasets_for_user(user):
     """The student's usable datasets plus the published shared samples."""
     from django.db.models import Q
 
-    return Dataset.objects.filter(Q(owner=user) | Q(is_sample=True, published=True)).filter(error_code="")
+    return Dataset.objects.filter(Q(owner=user) | Q(is_sample=True, published=True)).filter(
+        error_code="", check_status=Dataset.READY)
+
+
+def dataset_unusable_message(dataset: Dataset) -> str:
+    """Why a run cannot use this dataset (yet), for the run form."""
+    if dataset.is_checking:
+        return _("“%(name)s” is still being checked. You can train on it as soon as the check is done "
+                 "(its page shows the progress).") % {"name": dataset.name}
+    return _("“%(name)s” failed its check and cannot be used for training. Its page says why.") % {
+        "name": dataset.name}
+
+
+def dataset_unusable_label(dataset: Dataset) -> str:
+    if dataset.is_checking:
+        return _("%(name)s (checking…)") % {"name": dataset.name}
+    return _("%(name)s (cannot be used)") % {"name": dataset.name}
 
 
 # Hyperparameters --------------------------------------------------------------------------
@@ -432,8 +453,10 @@ def run_plan(*, owner, dataset: Dataset, base_model: BaseModel | None = None, ba
             raise ValidationError({"base": _("You can only continue from one of your own finished runs.")})
     elif not base_model.enabled or not base_model.is_present:
         raise ValidationError({"base": _("This base model is not available on this site yet.")})
-    if not dataset.is_usable or not (dataset.owner_id == owner.pk or (dataset.is_sample and dataset.published)):
+    if not (dataset.owner_id == owner.pk or (dataset.is_sample and dataset.published)):
         raise ValidationError({"dataset": _("Choose one of your datasets or a shared sample.")})
+    if not dataset.is_usable:
+        raise ValidationError({"dataset": dataset_unusable_message(dataset)})
     block_limit = base_block_size_limit(base_model=base_model, base_run=base_run)
     options = hyperparameters_resolve(
         preset=preset, options={**conf.extra_hyperparameters(), **(options or {})}, block_size_limit=block_limit,

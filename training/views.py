@@ -56,32 +56,82 @@ def dataset_list(request):
         except services.DatasetRejected as exc:
             form.add_error("file", exc.message)
         else:
-            messages.success(request, _("Dataset uploaded and checked."))
+            messages.success(request, _("Dataset uploaded. It is being checked now; this page shows the result "
+                                        "when it is ready."))
             return redirect("training:dataset_detail", code=dataset.code)
     return render(request, "training/datasets.html", {
         "form": form,
-        "own": Dataset.objects.filter(owner=request.user),
-        "samples": Dataset.objects.filter(is_sample=True, published=True, error_code=""),
+        **_own_datasets_context(request.user),
+        "samples": Dataset.objects.filter(is_sample=True, published=True, error_code="",
+                                          check_status=Dataset.READY),
         "max_bytes": conf.dataset_max_bytes(),
         "storage": selectors.storage_usage(request.user),
     }, status=400 if request.method == "POST" else 200)
+
+
+def _own_datasets_context(user) -> dict:
+    own = list(Dataset.objects.filter(owner=user))
+    return {"own": own, "any_checking": any(dataset.is_checking for dataset in own)}
+
+
+@login_required
+@require_GET
+def dataset_table(request):
+    """The polling endpoint of the list: the student's datasets, while one is being checked."""
+    return render(request, "training/includes/dataset_table.html", _own_datasets_context(request.user))
+
+
+def _dataset_status_context(dataset: Dataset) -> dict:
+    return {
+        "dataset": dataset,
+        "error": dataset_error_message(dataset.error_code, dataset.error_params) if dataset.error_code else "",
+        "can_recheck": dataset.check_status == Dataset.FAILED and dataset.error_code in services.RECHECKABLE,
+    }
 
 
 @login_required
 def dataset_detail(request, code):
     dataset = selectors.dataset_for_user(request.user, code)
     estimates = services.dataset_epoch_estimates(dataset=dataset) if dataset.is_usable else []
+    reclean = dataset.reclean_error or {}
     return render(request, "training/dataset_detail.html", {
-        "dataset": dataset,
+        **_dataset_status_context(dataset),
         "report": dataset.report,
         "estimates": estimates,
-        "error": dataset_error_message(dataset.error_code, dataset.error_params) if dataset.error_code else "",
+        "reclean_error": dataset_error_message(reclean["code"], reclean.get("params")) if reclean else "",
         "runs": dataset.runs.filter(owner=request.user)[:10],
         "is_owner": dataset.owner_id == request.user.pk,
         "many_duplicates": (dataset.report.get("duplicate_lines") or 0) > 0.05 * (dataset.report.get("lines") or 1),
         "preparation": dataset.preparation or {},
         "notation": dataset.notation,
     })
+
+
+@login_required
+@require_GET
+def dataset_status(request, code):
+    """The polling endpoint of a dataset being checked: a fragment for htmx (the page reloads
+    once the check is done), JSON for anything asking for it."""
+    dataset = selectors.dataset_for_user(request.user, code)
+    if request.GET.get("format") == "json" or "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"code": str(dataset.code), "status": dataset.check_status, "phase": dataset.check_phase,
+                             "usable": dataset.is_usable, "error_code": dataset.error_code})
+    if request.htmx and request.GET.get("live") and not dataset.is_checking:
+        return HttpResponseClientRefresh()
+    return render(request, "training/includes/dataset_status.html", _dataset_status_context(dataset))
+
+
+@login_required
+@require_POST
+def dataset_recheck(request, code):
+    dataset = selectors.dataset_for_user(request.user, code, include_samples=False)
+    try:
+        services.dataset_recheck(dataset=dataset)
+    except (services.DatasetRejected, services.RunRefused) as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(request, _("The dataset is being checked again."))
+    return redirect("training:dataset_detail", code=dataset.code)
 
 
 @login_required
@@ -97,7 +147,8 @@ def dataset_notation(request, code):
     except services.RunRefused as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("The notation is kept.") if keep else _("The notation is removed."))
+        messages.info(request, _("The text is being prepared again, keeping the notation.") if keep
+                      else _("The text is being prepared again, without the notation."))
     return redirect("training:dataset_detail", code=dataset.code)
 
 
@@ -180,6 +231,7 @@ def run_new(request):
         "estimate": estimate,
         "missing_bases": form.missing_bases,
         "has_datasets": bool(form.datasets),
+        "unusable_notes": [services.dataset_unusable_message(d) for d in form.unusable.values() if d.is_checking],
         "active_count": TrainingRun.objects.filter(owner=request.user, status__in=TrainingRun.ACTIVE).count(),
         "email_unverified": services.email_unverified(request.user),
     }, status=status)

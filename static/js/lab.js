@@ -205,8 +205,11 @@
       el("a", { class: "btn btn-small btn-primary", href: URLS.login + "?next=" + next }, T.log_in));
   }
 
-  function noModelMessage() {
-    return el("p", { class: "lab-notice" }, T.no_model + " ",
+  // No model to explore: the site's demo model may still be training (seed_demo_model).
+  function noModelMessage(data) {
+    const pending = data && data.demo_training;
+    const text = pending ? T.demo_training.replace("{minutes}", pending.minutes) : T.no_model;
+    return el("p", { class: "lab-notice", "data-demo-training": pending ? "true" : null }, text + " ",
       el("a", { class: "btn btn-small btn-primary", href: URLS.new_run }, T.train_quick));
   }
 
@@ -299,7 +302,7 @@
     modelPicker(bar, onModelChange).then((picker) => {
       if (picker.code()) withModel(picker);
       else if (optional) withoutModel();
-      else root.append(noModelMessage());
+      else root.append(noModelMessage(picker.data));
     }).catch((error) => {
       // Keep the widget's title; replace its controls with the reason (log in, error).
       const target = el("div", { class: "lab-status" });

@@ -1,9 +1,10 @@
 """Property-based fuzzing (hypothesis.extra.django) of the two forms a student fills to
 spend the site's CPU and disk: the dataset upload and the run form.
 
-Properties: the site never answers 500; whatever it accepts is stored inside MEDIA_ROOT,
-byte for byte, under a generated name; whatever it refuses leaves nothing; every run it
-creates has finite hyperparameters inside the service's bounds.
+Properties: the site never answers 500 (nor does its dataset check, a job run here as the
+`default` worker would); whatever it accepts is stored inside MEDIA_ROOT, byte for byte,
+under a generated name; whatever it refuses leaves no file (a refusal by the check keeps the
+row that says why); every run it creates has finite hyperparameters inside the service's bounds.
 """
 import math
 import os
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase, from_form
 
 from tests.abuse.conftest import make_dataset, make_scratch_base
-from tests.factories import make_user
+from tests.factories import make_user, run_pending_checks
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 MEDIA = tempfile.mkdtemp(prefix="llmschool-fuzz-media-")
@@ -85,6 +86,13 @@ class UploadFormFuzz(TestCase):
             assert files_under(MEDIA) == []
             assert not Dataset.objects.filter(owner=self.user).exists()
             return
+        run_pending_checks()
+        dataset.refresh_from_db()
+        if dataset.check_status == Dataset.FAILED:
+            assert dataset.error_code and not dataset.is_usable
+            assert files_under(MEDIA) == []
+            dataset.delete()
+            return
         stored = os.path.realpath(dataset.file.path)
         assert stored.startswith(os.path.realpath(MEDIA) + os.sep + "datasets" + os.sep)
         assert files_under(MEDIA) == [dataset.file.path]
@@ -101,6 +109,9 @@ class UploadFormFuzz(TestCase):
         client.force_login(self.user)
         response = client.post("/training/datasets/", {"file": SimpleUploadedFile(name or "x", body), "name": name})
         assert response.status_code in (302, 400)
+        run_pending_checks()
+        if response.status_code == 302:
+            assert client.get(response.url).status_code == 200
 
 
 @override_settings(MEDIA_ROOT=MEDIA)

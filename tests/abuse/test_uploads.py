@@ -1,13 +1,15 @@
 """Hostile uploads: too big, binary, not UTF-8, empty, too many files, and file names that
-try to leave the upload folder. Refused uploads leave nothing behind (no row, no file);
-accepted ones are stored inside MEDIA_ROOT/datasets under a generated name."""
+try to leave the upload folder. Uploads refused at once (size, empty) leave nothing behind;
+those refused by their check (a job: run here as the `default` worker would) keep only a
+row that says why, no file; accepted ones are stored inside MEDIA_ROOT/datasets under a
+generated name."""
 import os
 import uuid
 
 import pytest
 from django.urls import reverse
 
-from tests.factories import make_user
+from tests.factories import make_user, run_pending_checks
 
 GOOD_TEXT = ("吾輩は猫である。名前はまだ無い。The cat sat on the mat and looked at the sea.\n" * 120).encode()
 
@@ -36,7 +38,9 @@ def student(client, db, media):
 
 def upload(client, filename, content, **fields):
     body, content_type = multipart(fields, [("file", filename, content)])
-    return client.generic("POST", reverse("training:datasets"), body, content_type=content_type)
+    response = client.generic("POST", reverse("training:datasets"), body, content_type=content_type)
+    run_pending_checks()
+    return response
 
 
 def files_under(root):
@@ -50,6 +54,20 @@ def assert_nothing_kept(media):
     assert files_under(media) == []
 
 
+def assert_refused_and_no_file_kept(client, response, media):
+    """Refused at once (400: no row) or by the check (the row says why); no file either way."""
+    from training.models import Dataset
+
+    if response.status_code == 400:
+        assert not Dataset.objects.exists()
+    else:
+        assert response.status_code == 302
+        dataset = Dataset.objects.get()
+        assert dataset.check_status == Dataset.FAILED and dataset.error_code and not dataset.is_usable
+        assert "alert-danger" in client.get(response.url).content.decode()
+    assert files_under(media) == []
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", None),
     (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40, None),
@@ -57,11 +75,11 @@ def assert_nothing_kept(media):
     (b"\x00" * 5000, None),
     (b"short", None),
 ], ids=["empty", "png", "undecodable", "nul-bytes", "too-small"])
-def test_unusable_files_are_refused_and_nothing_is_kept(client, student, media, content, message):
+def test_unusable_files_are_refused_and_no_file_is_kept(client, student, media, content, message):
     response = upload(client, "corpus.txt", content)
-    assert response.status_code == 400
-    assert 'class="errorlist' in response.content.decode() or "error" in response.content.decode()
-    assert_nothing_kept(media)
+    if response.status_code == 400:
+        assert 'class="errorlist' in response.content.decode() or "error" in response.content.decode()
+    assert_refused_and_no_file_kept(client, response, media)
 
 
 @pytest.mark.parametrize("encoding", ["shift_jis", "cp932", "euc_jp", "utf-16", "utf-8-sig"])
@@ -178,5 +196,4 @@ def _zip(entries: dict) -> bytes:
 ], ids=["bomb", "traversal", "absolute", "nested", "two-texts"])
 def test_hostile_zips_are_refused_and_nothing_is_kept(client, student, media, entries):
     response = upload(client, "corpus.zip", _zip(entries))
-    assert response.status_code == 400 and "field-error" in response.content.decode()
-    assert_nothing_kept(media)
+    assert_refused_and_no_file_kept(client, response, media)

@@ -64,9 +64,9 @@ class PageWatch:
 
         page.on("dialog", on_dialog)
 
-    def assert_clean(self, allowed=(), abortable=("/training/runs/estimate/",)):
+    def assert_clean(self, allowed=(), abortable=("/training/runs/estimate/", "/status/?live=1")):
         """`abortable`: htmx requests that hx-sync="this:replace" or a page change may abort on
-        purpose; each abort also logs htmx:sendAbort and htmx:afterRequest to the console."""
+        purpose (a dataset's status poll in flight when the page reloads itself or is left); each abort also logs htmx:sendAbort and htmx:afterRequest to the console."""
         problems = [p for p in self.problems if not any(a in p for a in allowed)]
         aborts = [p for p in problems if "ERR_ABORTED" in p and any(a in p for a in abortable)]
         problems = [p for p in problems if p not in aborts]

@@ -40,7 +40,8 @@ def answer_quiz(page, answers, *, correctly):
     page.wait_for_url(re.compile(r".*/result/$"))
 
 
-def test_a_student_from_sign_up_to_a_downloaded_model(page, live_server, seeded, fault_worker, inference_worker, settings,
+def test_a_student_from_sign_up_to_a_downloaded_model(page, live_server, seeded, fault_worker, start_worker,
+                                                      inference_worker, settings,
                                                       shoot, tmp_path):
     settings.TRAINING_EXTRA_HYPERPARAMETERS = {**FAST, "checkpoint_every_steps": 25}
     watch = PageWatch(page)
@@ -102,12 +103,15 @@ def test_a_student_from_sign_up_to_a_downloaded_model(page, live_server, seeded,
     # Upload a text and queue a quick run on the tiny from-scratch model.
     corpus = tmp_path / "my-diary.txt"
     corpus.write_text(make_text(260, seed=3), encoding="utf-8")
+    start_worker("default")  # the dataset check runs there, not in the upload request
     page.goto(url + "/training/datasets/")
     shoot("datasets-ja")
     page.set_input_files("input[name=file]", str(corpus))
     page.click("main form button[type=submit]")
     page.wait_for_url(re.compile(r".*/training/datasets/[0-9a-f-]{36}/$"))
     assert "my-diary" in page.inner_text("main")
+    # "Checking…" until the worker is done; then the page reloads itself with the figures.
+    page.wait_for_selector("#figures-title", timeout=120_000)
     shoot("dataset-detail-ja")
     # The run is held at two evaluations, so the page is seen to update on any machine.
     fault_worker(hold=["eval:5", "eval:10"])

@@ -62,13 +62,14 @@ ROLES = {
     "middleware": PRESENTATION, "dashboard": PRESENTATION, "strings": PRESENTATION,
     "downloads": PRESENTATION,
     # reads and writes on behalf of a page or a command
-    "services": API, "selectors": API, "seeding": API, "roles": API,
+    "services": API, "selectors": API, "seeding": API, "roles": API, "demo": API,
     # a training run's life: transitions, jobs, the queue, the reconciler
     "lifecycle": RUNS, "jobs": RUNS, "queueing": RUNS, "reconciler": RUNS, "calibration": RUNS,
     "progress": RUNS, "run_config": RUNS, "attempts": RUNS, "hooks": RUNS, "failures": RUNS,
     "storage": RUNS,
     # inference: the web side (limits, queue, wait) and the worker's tasks
     "inference": RUNS, "inference_tasks": RUNS,
+    "dataset_check": RUNS,
     # rows, settings readers and pure helpers
     "models": DATA, "conf": DATA, "env": DATA, "health": DATA, "devservices": DATA, "markdown": DATA,
     "reasons": DATA, "logtext": DATA, "charts": DATA, "loss_reading": DATA, "__init__": DATA,

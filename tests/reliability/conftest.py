@@ -6,7 +6,7 @@ import os
 import pytest
 
 from tests.conftest import wait_for
-from tests.factories import make_base_model, make_user, upload
+from tests.factories import make_base_model, make_checked_dataset, make_user, upload
 
 
 @pytest.fixture(autouse=True)
@@ -27,9 +27,7 @@ def tiny(db):
 
 @pytest.fixture
 def corpus(student, tiny):
-    from training.services import dataset_create
-
-    return dataset_create(owner=student, uploaded_file=upload("c.txt"))
+    return make_checked_dataset(student, upload("c.txt"))
 
 
 def queue_run(student, tiny, corpus, **extra):

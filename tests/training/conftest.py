@@ -4,7 +4,7 @@ settings (`fast_runs`) and the tiny GPT-2 directory (`tiny_base_dir`) are in tes
 the functions behind them in tests/factories.py."""
 import pytest
 
-from tests.factories import make_base_model, make_user, upload
+from tests.factories import make_base_model, make_checked_dataset, make_user, upload
 from training.queueing import QUEUE_NAME
 
 
@@ -45,9 +45,7 @@ def bases(db):
 @pytest.fixture
 def corpus(alice, bases):
     """A checked dataset of alice's, created through the service (as an upload would)."""
-    from training.services import dataset_create
-
-    return dataset_create(owner=alice, uploaded_file=upload())
+    return make_checked_dataset(alice, upload())
 
 
 @pytest.fixture

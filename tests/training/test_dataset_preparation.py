@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from tests.aozora_sample import CLEAN_BODY_LINES, MARKUP, aozora_text, aozora_zip
-from tests.factories import make_text, upload
+from tests.factories import make_checked_dataset, make_text, run_pending_checks, upload
 from training.models import Dataset
 
 pytestmark = pytest.mark.django_db
@@ -19,8 +19,11 @@ def stored_files(settings) -> list[Path]:
 
 
 def post(client, filename, content, **fields):
-    return client.post(reverse("training:datasets"), {"file": upload(filename, content), **fields},
-                       HTTP_ACCEPT_LANGUAGE="en")
+    """Upload through the form, then run the check job (as the `default` worker would)."""
+    response = client.post(reverse("training:datasets"), {"file": upload(filename, content), **fields},
+                           HTTP_ACCEPT_LANGUAGE="en")
+    run_pending_checks()
+    return response
 
 
 def test_an_aozora_zip_in_shift_jis_is_unpacked_decoded_and_cleaned(alice_client, bases, settings):
@@ -53,9 +56,8 @@ def test_an_aozora_zip_in_shift_jis_is_unpacked_decoded_and_cleaned(alice_client
 
 def test_the_clean_text_is_what_training_reads(alice, bases):
     from training.engine.corpus import read_corpus
-    from training.services import dataset_create
 
-    dataset = dataset_create(owner=alice, uploaded_file=upload("yama.zip", aozora_zip(NOVEL)))
+    dataset = make_checked_dataset(alice, upload("yama.zip", aozora_zip(NOVEL)))
     corpus = read_corpus(str(dataset.path), max_bytes=10 * 2**20)
     assert corpus.documents == [dataset.path.read_text(encoding="utf-8")]
     assert not any(mark in corpus.documents[0] for mark in MARKUP)
@@ -72,20 +74,23 @@ def test_the_notation_can_be_kept_on_upload_and_removed_later(alice_client, base
     old_path = dataset.path
     response = alice_client.post(reverse("training:dataset_notation", args=[dataset.code]), {"keep_notation": "0"})
     dataset.refresh_from_db()
+    assert dataset.is_checking and not dataset.is_usable  # prepared again by a job; no run can use it meanwhile
+    assert run_pending_checks() == 1
+    dataset.refresh_from_db()
     assert response.status_code == 302 and not dataset.keep_notation and not old_path.exists()
     assert "《" not in dataset.path.read_text(encoding="utf-8") and dataset.notation["removed"]
     assert len(stored_files(settings)) == 2  # the cleaned text and the original, nothing left over
 
     alice_client.post(reverse("training:dataset_notation", args=[dataset.code]), {"keep_notation": "1"})
+    run_pending_checks()
     dataset.refresh_from_db()
     assert dataset.path.read_text(encoding="utf-8") == NOVEL
 
 
 def test_only_the_owner_can_reclean_and_not_under_a_running_run(alice, bob, bases, client):
     from training.models import TrainingRun
-    from training.services import dataset_create
 
-    dataset = dataset_create(owner=alice, uploaded_file=upload("yama.txt", NOVEL.encode("cp932")))
+    dataset = make_checked_dataset(alice, upload("yama.txt", NOVEL.encode("cp932")))
     client.force_login(bob)
     assert client.post(reverse("training:dataset_notation", args=[dataset.code]), {"keep_notation": "1"}
                        ).status_code == 404
@@ -97,13 +102,12 @@ def test_only_the_owner_can_reclean_and_not_under_a_running_run(alice, bob, base
 
 
 def test_a_plain_utf8_text_keeps_no_original(alice, bases):
-    from training.services import dataset_create
-
-    dataset = dataset_create(owner=alice, uploaded_file=upload("plain.txt"))
+    dataset = make_checked_dataset(alice, upload("plain.txt"))
     assert not dataset.original and dataset.encoding == "utf_8" and not dataset.notation.get("detected")
 
 
-@pytest.mark.parametrize("encoding, name", [("utf-16", "UTF-16"), ("euc_jp", "EUC-JP"), ("utf-8-sig", "UTF-8 (BOM)")])
+@pytest.mark.parametrize("encoding, name", [("utf-16", "UTF-16"), ("euc_jp", "EUC-JP"), ("utf-8-sig", "UTF-8 (BOM)"),
+                                            ("utf-16-le", "UTF-16 LE (no BOM)"), ("utf-16-be", "UTF-16 BE (no BOM)")])
 def test_other_encodings_are_read_and_named_on_the_page(alice_client, bases, encoding, name):
     text = "吾輩は猫である。名前はまだ無い。\r\n" * 60
     response = post(alice_client, "neko.txt", text.encode(encoding))
@@ -126,7 +130,7 @@ def test_repeated_lines_are_listed_with_their_counts(alice_client, bases):
     ({"a.txt": b"one " * 500, "b.txt": b"two " * 500}, "holds 2 text files (a.txt, b.txt)"),
     ({"../evil.txt": b"one " * 500}, "points outside the archive"),
 ])
-def test_unusable_zips_are_refused_and_nothing_is_kept(alice_client, bases, settings, entries, message):
+def test_unusable_zips_are_refused_and_no_file_is_kept(alice_client, bases, settings, entries, message):
     import io
     import zipfile
 
@@ -135,14 +139,15 @@ def test_unusable_zips_are_refused_and_nothing_is_kept(alice_client, bases, sett
         for entry, content in entries.items():
             archive.writestr(entry, content)
     response = post(alice_client, "bad.zip", buffer.getvalue())
-    assert response.status_code == 400 and message in response.content.decode()
-    assert not Dataset.objects.exists() and stored_files(settings) == []
+    assert response.status_code == 302
+    dataset = Dataset.objects.get()
+    assert dataset.check_status == Dataset.FAILED and not dataset.is_usable
+    assert message in alice_client.get(response.url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert stored_files(settings) == []
 
 
 def test_deleting_a_dataset_removes_the_original_too(alice_client, alice, bases, settings):
-    from training.services import dataset_create
-
-    dataset = dataset_create(owner=alice, uploaded_file=upload("yama.zip", aozora_zip(NOVEL)))
+    dataset = make_checked_dataset(alice, upload("yama.zip", aozora_zip(NOVEL)))
     assert len(stored_files(settings)) == 2
     alice_client.post(reverse("training:dataset_delete", args=[dataset.code]))
     assert stored_files(settings) == []
@@ -152,5 +157,6 @@ def test_the_dataset_page_speaks_japanese(alice_client, alice, bases):
     alice.preferred_language = "ja"
     alice.save()
     response = alice_client.post(reverse("training:datasets"), {"file": upload("yama.zip", aozora_zip(NOVEL))})
+    run_pending_checks()
     page = alice_client.get(response.url).content.decode()
     assert "青空文庫の記法" in page and "ルビ" in page and "Shift_JIS (CP932)" in page

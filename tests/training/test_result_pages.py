@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from tests.factories import make_finished_run
+from tests.factories import make_checked_dataset, make_finished_run
 from training import services
 from training.models import TrainingRun
 
@@ -68,7 +68,7 @@ def test_compare_shows_bits_per_character_and_warns_about_different_datasets(ali
     row = html.split('class="bpc-row"')[1].split("</tr>")[0]
     assert "2.000" in row and "3.000" in row
     assert "different datasets" not in html and "tokenizers differ" in html
-    other = services.dataset_create(owner=alice, uploaded_file=upload(content=make_text(240, seed=9).encode()))
+    other = make_checked_dataset(alice, upload(content=make_text(240, seed=9).encode()))
     TrainingRun.objects.filter(pk=b.pk).update(dataset=other)
     html = alice_client.get(url + f"?a={a.code}&b={b.code}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "different datasets" in html

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import translation
 
-from tests.factories import HAIKU_DIARY, upload
+from tests.factories import HAIKU_DIARY, make_checked_dataset, upload
 from training import jobs, services
 from training.models import BaseModel, TrainingRun
 
@@ -65,7 +65,7 @@ def test_a_run_on_rinna_end_to_end(alice, fake_hub, rinna_standin_dir, fast_runs
     fake_hub.add(HUB_ID, rinna_standin_dir)
     call_command("download_base_model", HUB_ID, stdout=io.StringIO())
     base = BaseModel.objects.get(source=HUB_ID)
-    dataset = services.dataset_create(owner=alice, uploaded_file=upload(
+    dataset = make_checked_dataset(alice, upload(
         "haiku.txt", HAIKU_DIARY.read_text(encoding="utf-8")[:8000].encode()))
     # The check counted the text with rinna's own tokenizer too, and the plan uses that count.
     assert 0 < dataset.tokens_for(base.engine_key) < dataset.tokens

@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 from rq.job import Job
 
-from tests.factories import run_form
+from tests.factories import make_checked_dataset, run_form
 from tests.training.conftest import training_queue_ids
 from training import lifecycle, services
 from training.models import TrainingRun
@@ -98,7 +98,7 @@ def test_quota_is_configurable_and_the_queue_has_a_cap(alice, bob, corpus, bases
     assert {first.active_slot, second.active_slot} == {0, 1}
     from tests.factories import upload
 
-    bob_data = services.dataset_create(owner=bob, uploaded_file=upload())
+    bob_data = make_checked_dataset(bob, upload())
     with pytest.raises(services.RunRefused) as caught:
         services.training_run_create(owner=bob, dataset=bob_data, base_model=bases["tiny"])
     assert caught.value.code == "queue_full"
@@ -137,7 +137,7 @@ def test_queue_position(alice, bob, corpus, bases):
     from tests.factories import upload
 
     first = services.training_run_create(owner=alice, dataset=corpus, base_model=bases["tiny"])
-    bob_data = services.dataset_create(owner=bob, uploaded_file=upload())
+    bob_data = make_checked_dataset(bob, upload())
     second = services.training_run_create(owner=bob, dataset=bob_data, base_model=bases["tiny"])
     assert (first.queue_position(), second.queue_position()) == (1, 2)
     lifecycle.run_claim(run_id=first.pk, attempt=1, pid=1)

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.conftest import wait_for
-from tests.factories import upload
+from tests.factories import run_pending_checks, upload
 from tests.logs import logged
 from training import lifecycle, services
 from training.models import Dataset, TrainingRun
@@ -57,6 +57,7 @@ def test_upload_queue_train_and_download_two_runs(fault_worker, inference_worker
     client = Client()
     client.force_login(alice)
     client.post(reverse("training:datasets"), {"file": upload("story.txt")})
+    run_pending_checks()  # the check's own worker test is test_dataset_worker.py
     dataset = Dataset.objects.get(owner=alice)
     # Held at two evaluations, so the progress endpoint is read while the run trains on any machine.
     fault_worker(hold=["eval:10", "eval:20"])

@@ -10,7 +10,7 @@ import importlib
 # name -> module, or name -> (module, the name inside it)
 _EXPORTS = {
     "TrainConfig": "config", "TrainResult": "config", "Progress": "config", "DatasetReport": "config",
-    "MODEL_PRESETS": "config", "HYPER_PRESETS": "presets", "preset_plan": "presets",
+    "MODEL_PRESETS": "config", "CorpusLimits": "config", "HYPER_PRESETS": "presets", "preset_plan": "presets",
     "BATCH_SETTINGS": ("presets", "SETTINGS"),
     "calibrate": "calibration",
     "EngineError": "errors", "DatasetError": "errors", "BaseModelMissing": "errors",

@@ -4,9 +4,9 @@ import os
 import tempfile
 
 from .bases import local_model_dir
-from .config import DEFAULT_MAX_BYTES, DatasetReport, TrainConfig
+from .config import DEFAULT_MAX_BYTES, CorpusLimits, DatasetReport, TrainConfig
 from .corpus import read_corpus, text_figures
-from .data import count_tokens, tokenize_corpus, too_small
+from .data import count_corpus_tokens, too_small
 from .estimate import estimate_seconds
 from .tokenization import gpt2_tokenizer_dir, is_gpt2_vocabulary, load_tokenizer, train_bpe_tokenizer
 
@@ -16,9 +16,12 @@ SCRATCH_SAMPLE_CHARS = 1_000_000  # the from-scratch tokenizer is trained on at 
 
 def check_dataset(path: str, *, tokenizer_dir: str | None = None, block_size: int = 128,
                   max_bytes: int = DEFAULT_MAX_BYTES, base_kinds=DEFAULT_BASE_KINDS,
-                  cache_dir: str | None = None) -> DatasetReport:
+                  cache_dir: str | None = None, limits: CorpusLimits | None = None,
+                  on_phase=None) -> DatasetReport:
     """Figures for a text file; raises DatasetError (empty, unknown_encoding, binary, too_large,
-    too_small, jsonl_missing_text, jsonl_invalid, csv_missing_text) when it cannot be used.
+    too_small, too_many_lines, line_too_long, json_too_deep, jsonl_missing_text, jsonl_invalid,
+    csv_missing_text) when it cannot be used. `on_phase(name)` is told what it does next
+    ("reading", "counting", "scratch_tokenizer"), for a progress line.
 
     Tokens are counted with the tokenizer in `tokenizer_dir`, or with GPT-2's when None: with
     GPT-2's vocabulary a Japanese character costs about one token or more, an English word about one.
@@ -27,13 +30,17 @@ def check_dataset(path: str, *, tokenizer_dir: str | None = None, block_size: in
     their estimates use those counts, kept in `tokens_by_base`. A from-scratch base is counted
     as the run will count: with a tokenizer trained on this text.
     """
-    corpus = read_corpus(path, max_bytes=max_bytes)
+    phase = on_phase or (lambda name: None)
+    phase("reading")
+    corpus = read_corpus(path, max_bytes=max_bytes, limits=limits)
+    phase("counting")
     return _corpus_report(corpus, tokenizer_dir=tokenizer_dir, block_size=block_size, base_kinds=base_kinds,
-                          cache_dir=cache_dir)
+                          cache_dir=cache_dir, phase=phase)
 
 
 def check_instruction_dataset(path: str, *, block_size: int = 128, max_bytes: int = DEFAULT_MAX_BYTES,
-                              base_kinds=DEFAULT_BASE_KINDS, cache_dir: str | None = None) -> DatasetReport:
+                              base_kinds=DEFAULT_BASE_KINDS, cache_dir: str | None = None,
+                              limits: CorpusLimits | None = None, on_phase=None) -> DatasetReport:
     """The check of an instruction dataset (JSONL conversations): `check_instructions` on its
     text, refused as DatasetError "instructions_invalid" (params: the problems, each with its
     line and code, and their count) when any line has a problem; otherwise the figures of a
@@ -49,8 +56,12 @@ def check_instruction_dataset(path: str, *, block_size: int = 128, max_bytes: in
     if size > max_bytes:
         raise DatasetError(f"The file is too large: {size} bytes, the limit is {max_bytes} bytes.",
                            code="too_large", params={"bytes": size, "max_bytes": max_bytes})
+    phase = on_phase or (lambda name: None)
+    phase("reading")
     with open(path, "rb") as f:
         text = _decode(f.read())
+    _check_instruction_caps(text, limits or CorpusLimits())
+    phase("counting")
     tokenizer = chat_tokenizer(load_tokenizer(gpt2_tokenizer_dir()))
     report = check_instructions(text, tokenizer=tokenizer, block_size=block_size)
     if not report.ok:
@@ -62,21 +73,38 @@ def check_instruction_dataset(path: str, *, block_size: int = 128, max_bytes: in
     documents = [render(messages) for messages in conversations]
     corpus = Corpus(documents=documents, pieces=documents, separate_documents=True, bytes=size)
     result = _corpus_report(corpus, tokenizer_dir=None, block_size=block_size, base_kinds=base_kinds,
-                            cache_dir=cache_dir, allow_short=True)
+                            cache_dir=cache_dir, allow_short=True, phase=phase)
     result.instructions = report.to_dict()
     return result
 
 
+def _check_instruction_caps(text: str, limits: CorpusLimits) -> None:
+    """The caps every upload meets (lines, line length, JSON depth) before the conversations
+    are parsed; a line that is not JSON is left to `check_instructions`, which names them all."""
+    from .corpus import check_lines, json_line
+    from .errors import DatasetError
+
+    check_lines(text, limits)
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                json_line(line, number, limits)
+            except DatasetError as error:
+                if error.code != "jsonl_invalid":
+                    raise
+
+
 def _corpus_report(corpus, *, tokenizer_dir, block_size, base_kinds, cache_dir,
-                   allow_short: bool = False) -> DatasetReport:
+                   allow_short: bool = False, phase=lambda name: None) -> DatasetReport:
     # Conversations are counted as rendered, each chat token as the few pieces of its text: a
     # slight overcount, on the safe side for estimates.
     tokenizer = load_tokenizer(tokenizer_dir or gpt2_tokenizer_dir())
-    tokens = count_tokens(tokenize_corpus(corpus, tokenizer))
+    tokens = count_corpus_tokens(corpus, tokenizer)
     blocks = tokens // block_size
     if blocks == 0 and not allow_short:  # conversations are padded to a block: any one is enough
         raise too_small(tokens, block_size)
     figures = text_figures(corpus.documents)
+    phase("scratch_tokenizer")
     scratch_ratio = scratch_tokens_per_char(corpus.documents)
     tokens_by_base = own_token_counts(corpus, base_kinds, cache_dir=cache_dir, skip=tokenizer)
     for base in base_kinds:
@@ -114,7 +142,7 @@ def own_token_counts(corpus, base_kinds, *, cache_dir: str | None, skip) -> dict
         if key == skip_key:
             continue
         if key not in by_vocabulary:
-            by_vocabulary[key] = count_tokens(tokenize_corpus(corpus, tokenizer))
+            by_vocabulary[key] = count_corpus_tokens(corpus, tokenizer)
         counts[base] = by_vocabulary[key]
     return counts
 

@@ -12,6 +12,20 @@ MODEL_PRESETS: dict[str, dict] = {
 DEFAULT_MAX_BYTES = 10 * 2**20
 
 
+@dataclass(frozen=True)
+class CorpusLimits:
+    """Caps that keep the check (and training) of one file within seconds and a few hundred MB:
+    millions of tiny rows cost a tokenizer call each, one huge line makes the GPT-2 tokenizer
+    superlinear in time and memory, and JSON nested thousands deep exhausts the parser's stack."""
+
+    max_lines: int = 500_000  # lines of a file (a .jsonl or .csv record counts its lines)
+    max_line_chars: int = 100_000  # characters of one line
+    max_json_depth: int = 20  # nesting of one .jsonl line's arrays and objects
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 @dataclass
 class TrainConfig:
     data_path: str
@@ -51,6 +65,7 @@ class TrainConfig:
     offline: bool = True
     bf16: str | bool = "auto"  # "auto" | True | False
     max_bytes: int = DEFAULT_MAX_BYTES
+    corpus_limits: dict | None = None  # CorpusLimits as a dict (None: its defaults), as the dataset check used
     card_language: str = "en"  # the model card's language: "en" | "ja" | "both" (the app decides from the text)
 
     def to_dict(self) -> dict:

@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from .config import CorpusLimits
 from .encodings import decode_text, normalize_newlines
 from .errors import DatasetError
 
@@ -28,7 +29,7 @@ class Corpus:
         return sum(len(d) for d in self.documents)
 
 
-def read_corpus(path: str, *, max_bytes: int) -> Corpus:
+def read_corpus(path: str, *, max_bytes: int, limits: CorpusLimits | None = None) -> Corpus:
     size = os.path.getsize(path)
     if size > max_bytes:
         raise DatasetError(
@@ -37,15 +38,13 @@ def read_corpus(path: str, *, max_bytes: int) -> Corpus:
         )
     with open(path, "rb") as f:
         data = f.read()
-    text = _decode(data)
-    kind = _kind(path)
-    if kind == "jsonl":
-        documents = _jsonl_documents(text)
-    elif kind == "csv":
-        documents = _csv_documents(text, max_bytes)
-    else:
-        documents = [text]
-    documents = [d for d in documents if d.strip()]
+    return corpus_from_text(_decode(data), _kind(path), size=size, limits=limits or CorpusLimits())
+
+
+def corpus_from_text(text: str, kind: str, *, size: int, limits: CorpusLimits) -> Corpus:
+    """The documents of a decoded text of one kind ("txt", "jsonl", "csv": see READERS)."""
+    check_lines(text, limits)
+    documents = [d for d in READERS[kind](text, limits) if d.strip()]
     if not documents:
         raise DatasetError("The file contains no text.", code="empty")
     if kind == "txt":
@@ -67,17 +66,68 @@ def _decode(data: bytes) -> str:
     return normalize_newlines(text)[0]
 
 
-def _jsonl_documents(text: str) -> list[str]:
+def check_lines(text: str, limits: CorpusLimits) -> None:
+    """Refuse a text with too many lines or too long a line (counted in C: cheap even for
+    the millions of lines these caps exist for)."""
+    lines = text.count("\n") + (not text.endswith("\n"))
+    if lines > limits.max_lines:
+        raise DatasetError(f"The file has {lines} lines; the limit is {limits.max_lines}.",
+                           code="too_many_lines", params={"lines": lines, "max_lines": limits.max_lines})
+    if len(text) <= limits.max_line_chars:
+        return
+    lengths = [len(line) for line in text.split("\n")]
+    longest = max(lengths)
+    if longest > limits.max_line_chars:
+        number = next(n for n, length in enumerate(lengths, start=1) if length > limits.max_line_chars)
+        raise DatasetError(
+            f"Line {number} has {longest} characters; the limit is {limits.max_line_chars}.",
+            code="line_too_long", params={"line": number, "chars": lengths[number - 1],
+                                          "max_chars": limits.max_line_chars})
+
+
+def _txt_documents(text: str, limits: CorpusLimits) -> list[str]:
+    return [text]
+
+
+def json_line(line: str, number: int, limits: CorpusLimits):
+    """One .jsonl line parsed, refused with a line number when it is not JSON or nested deeper
+    than the limit (the parser would run out of stack far below what a line may hold)."""
+    try:
+        record = json.loads(line)
+    except RecursionError:
+        raise too_deep(number, limits) from None
+    except ValueError:
+        raise DatasetError(
+            f"Line {number} is not valid JSON.", code="jsonl_invalid", params={"line": number}
+        ) from None
+    if json_depth(record) > limits.max_json_depth:
+        raise too_deep(number, limits)
+    return record
+
+
+def json_depth(value) -> int:
+    """How deep arrays and objects nest in a parsed JSON value (a string or number is 0)."""
+    depth, level = 0, [value]
+    while level:
+        containers = [item for item in level if isinstance(item, (dict, list))]
+        if not containers:
+            break
+        depth += 1
+        level = [child for item in containers for child in (item.values() if isinstance(item, dict) else item)]
+    return depth
+
+
+def too_deep(number: int, limits: CorpusLimits) -> DatasetError:
+    return DatasetError(f"Line {number} nests JSON deeper than {limits.max_json_depth} levels.",
+                        code="json_too_deep", params={"line": number, "max_depth": limits.max_json_depth})
+
+
+def _jsonl_documents(text: str, limits: CorpusLimits) -> list[str]:
     documents = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            raise DatasetError(
-                f"Line {number} is not valid JSON.", code="jsonl_invalid", params={"line": number}
-            ) from None
+        record = json_line(line, number, limits)
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise DatasetError(
                 f'Line {number} has no "text" field with a string.',
@@ -87,8 +137,8 @@ def _jsonl_documents(text: str) -> list[str]:
     return documents
 
 
-def _csv_documents(text: str, max_bytes: int) -> list[str]:
-    csv.field_size_limit(max(max_bytes, 131072))
+def _csv_documents(text: str, limits: CorpusLimits) -> list[str]:
+    csv.field_size_limit(max(len(text), 131072))
     reader = csv.DictReader(io.StringIO(text, newline=""))
     columns = reader.fieldnames or []
     if "text" not in columns:
@@ -101,6 +151,12 @@ def _csv_documents(text: str, max_bytes: int) -> list[str]:
     except csv.Error as exc:
         raise DatasetError(f"The CSV file cannot be read: {exc}.", code="csv_invalid",
                            params={"line": reader.line_num}) from None
+
+
+# One reader per kind of file: the text in, its documents out (one per .jsonl line or .csv
+# row; a .txt file is one document). A new format adds its reader here and its extension
+# to prepare.KINDS / _kind.
+READERS = {"txt": _txt_documents, "jsonl": _jsonl_documents, "csv": _csv_documents}
 
 
 def _cut_at_lines(text: str, piece_chars: int) -> list[str]:

@@ -3,7 +3,8 @@
 Japanese students bring files in Shift_JIS (really Windows' CP932: Aozora Bunko uses its
 extra characters such as ①), EUC-JP, UTF-16 with a byte-order mark, or UTF-8 with or
 without one. A byte-order mark or a clean UTF-8 decoding decides at once. Otherwise the
-Japanese legacy encodings are tried first, judged by how much kana the decoded text holds:
+Japanese legacy encodings are tried first (bytes holding NULs are tried as UTF-16 without
+a byte-order mark before they are called binary), judged by how much kana the decoded text holds:
 a general detector (charset-normalizer) often reads short Japanese files as Korean or
 Chinese code pages (EUC-JP kana bytes are valid CP949 Hangul). Only when no Japanese
 reading is plausible is charset-normalizer asked, and its answer is kept only when its
@@ -39,6 +40,7 @@ BOMS = (  # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
 
 DISPLAY_NAMES = {
     "utf_8": "UTF-8", "utf_8_sig": "UTF-8 (BOM)", "utf_16": "UTF-16", "utf_32": "UTF-32",
+    "utf_16_le": "UTF-16 LE (no BOM)", "utf_16_be": "UTF-16 BE (no BOM)",
     "cp932": "Shift_JIS (CP932)", "euc_jp": "EUC-JP", "euc_jis_2004": "EUC-JIS-2004", "ascii": "ASCII",
 }
 
@@ -76,6 +78,10 @@ def decode_text(data: bytes) -> tuple[str, str]:
             if looks_binary_text(text):
                 raise DatasetError("This looks like a binary file, not text.", code="binary")
             return text, encoding
+    if b"\x00" in data[:8192]:
+        reading = utf16_reading(data)
+        if reading is not None:
+            return reading
     if looks_binary(data):
         raise DatasetError("This looks like a binary file, not text.", code="binary")
     try:
@@ -94,6 +100,41 @@ def decode_text(data: bytes) -> tuple[str, str]:
         "Shift_JIS, EUC-JP or UTF-16.",
         code="unknown_encoding", params={"offset": bad_offset, "line": line},
     )
+
+
+# What text in a language around this site is made of: tabs and line ends, printable ASCII,
+# Latin, Greek and Cyrillic letters, general punctuation, CJK punctuation, kana, ideographs,
+# Hangul and full-width forms. Random bytes read as UTF-16 are mostly something else.
+TEXT_CHARS = re.compile("[\t\n\r\x20-\x7e\xa0-\u052f\u2000-\u206f\u2460-\u24ff\u3000-\u30ff"
+                        "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+MIN_TEXT_SHARE = 0.95
+
+
+def utf16_reading(data: bytes) -> tuple[str, str] | None:
+    """UTF-16 without a byte-order mark (Windows' "Unicode" without BOM, some exports), when
+    it can be told: the bytes hold NULs (UTF-8 and the legacy encodings never do, UTF-16 line
+    ends and ASCII do), their side gives the byte order, and the text reads as mostly ASCII or
+    as Japanese. Chinese or Korean without a mark and without ASCII stays unrecognised."""
+    if len(data) % 2:
+        return None
+    head = data[:SAMPLE_CHARS]
+    # ASCII in UTF-16 puts its NUL in the high byte: second in little-endian, first in big-endian.
+    encoding = "utf_16_le" if head[1::2].count(0) >= head[0::2].count(0) else "utf_16_be"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    sample = text[:SAMPLE_CHARS]
+    if not sample.strip() or "\x00" in sample:
+        return None
+    if len(TEXT_CHARS.findall(sample)) < MIN_TEXT_SHARE * len(sample):
+        return None
+    # Mostly ASCII (English, European languages) or Japanese with its kana: bytes that merely
+    # decode to letters come out as a jumble of ideographs and Latin letters, neither of these.
+    ascii_share = 1 - _non_ascii_count(sample) / len(sample)
+    if ascii_share < 0.5 and kana_share(sample) < MIN_KANA_SHARE:
+        return None
+    return text, encoding
 
 
 def _non_ascii_count(text: str) -> int:

@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass, field
 
 from . import aozora
 from .archives import is_zip, text_from_zip
-from .config import DEFAULT_MAX_BYTES
+from .config import DEFAULT_MAX_BYTES, CorpusLimits
+from .corpus import check_lines
 from .encodings import decode_text, display_name, normalize_newlines
 from .errors import DatasetError
 
@@ -37,9 +38,11 @@ def kind_of(filename: str) -> str:
 
 
 def prepare_text(raw: bytes, filename: str = "", *, keep_notation: bool = False,
-                 max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, PreparationReport]:
+                 max_bytes: int = DEFAULT_MAX_BYTES,
+                 limits: CorpusLimits | None = None) -> tuple[str, PreparationReport]:
     """(UTF-8-ready text with LF line ends, report); raises DatasetError (empty, binary,
-    unknown_encoding, too_large, zip_*) when the upload cannot be read as text."""
+    unknown_encoding, too_large, too_many_lines, line_too_long, zip_*) when the upload cannot
+    be read as text (the line caps come before the Aozora clean-up, which reads every line)."""
     if len(raw) > max_bytes:
         raise DatasetError(f"The file is too large: {len(raw)} bytes, the limit is {max_bytes} bytes.",
                            code="too_large", params={"bytes": len(raw), "max_bytes": max_bytes})
@@ -49,6 +52,7 @@ def prepare_text(raw: bytes, filename: str = "", *, keep_notation: bool = False,
         filename = member
     text, encoding = decode_text(raw)
     text, converted = normalize_newlines(text)
+    check_lines(text, limits or CorpusLimits())
     kind = kind_of(filename)
     report = PreparationReport(kind=kind, encoding=encoding, encoding_name=display_name(encoding),
                                upload_bytes=upload_bytes, zip_member=member, newlines_converted=converted,

@@ -11,7 +11,7 @@ from dataclasses import asdict
 
 from . import checkpoints as ckpt
 from .bases import load_pretrained, resolve_pretrained, run_export_dir, scratch_config
-from .config import Progress, TrainConfig, TrainResult
+from .config import CorpusLimits, Progress, TrainConfig, TrainResult
 from .chat import chat_token_ids, chat_tokenizer, end_token_id, prompt_messages, render, resize_for_chat
 from .corpus import Corpus, read_corpus, text_figures
 from .data import eval_block_count, make_blocks, make_instruction_blocks
@@ -29,7 +29,8 @@ SAMPLE_SEED = 1234
 LORA_TARGETS = ["c_attn", "c_proj", "c_fc"]
 # Settings that change what is learned: a checkpoint made with other values is not resumed.
 NOT_IN_FINGERPRINT = {"output_dir", "progress_every_seconds", "num_threads", "checkpoint_every_seconds",
-                      "checkpoint_every_steps", "offline", "cache_dir", "max_bytes", "card_language"}
+                      "checkpoint_every_steps", "offline", "cache_dir", "max_bytes", "card_language",
+                      "corpus_limits"}
 
 
 def default_learning_rate(config: TrainConfig) -> float:
@@ -128,7 +129,8 @@ class _Run:
                 corpus = Corpus(documents=contents, pieces=contents, separate_documents=True,
                                 bytes=os.path.getsize(self.config.data_path))
             else:
-                corpus = read_corpus(self.config.data_path, max_bytes=self.config.max_bytes)
+                corpus = read_corpus(self.config.data_path, max_bytes=self.config.max_bytes,
+                                     limits=CorpusLimits(**(self.config.corpus_limits or {})))
             model, tokenizer, base_name = self.load_base(corpus)
             if self.chat:
                 self.blocks = make_instruction_blocks(conversations, tokenizer, block_size=self.config.block_size,

@@ -84,7 +84,8 @@ def run_summary(run, user) -> dict:
 
 def lab_models(user) -> dict:
     models = [run_summary(run, user) for run in lab_runs(user)]
-    return {"models": models, "default": models[0]["code"] if models else None}
+    return {"models": models, "default": models[0]["code"] if models else None,
+            "demo_training": None if models else selectors.demo_in_training()}
 
 
 # -- tokenizer explorer ----------------------------------------------------------------

@@ -41,6 +41,8 @@ def _widget_texts() -> dict:
         "login_required": _("Log in to try this explorer with a real model."),
         "log_in": _("Log in"),
         "no_model": _("You have no model yet. Train one in a few minutes (quick preset), then come back."),
+        "demo_training": _("The site's demo model is still training: it is ready in about {minutes} min (reload "
+                           "this page then). Or train your own in a few minutes:"),
         "train_quick": _("Train a quick model"),
         "open_lab": _("Open in the Lab"),
         # tokenizer

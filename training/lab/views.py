@@ -46,6 +46,8 @@ def index(request):
     return render(request, "lab/index.html", {
         "runs": runs,
         "has_own_run": any(run.owner_id == request.user.pk for run in runs),
+        "demo_training": None if runs else selectors.demo_in_training(),
+        "demo": next((run for run in runs if run.is_demo), None),
         "selected": selected,
         "samples": SAMPLE_TEXTS.get(get_language(), SAMPLE_TEXTS["en"]),
         "new_run_url": new_run_url(),
@@ -112,8 +114,11 @@ def _run_param(request, *, required: bool):
         return None
     runs = lab.lab_runs(request.user)
     if not runs:
-        raise lab.LabInputError("no_model", _("You have no model yet. Train one in a few minutes."), status=404,
-                                new_run_url=new_run_url())
+        pending = selectors.demo_in_training()
+        message = (_("The site's demo model is still training: it is ready in about %(minutes)s min.")
+                   % {"minutes": pending["minutes"]} if pending else
+                   _("You have no model yet. Train one in a few minutes."))
+        raise lab.LabInputError("no_model", message, status=404, new_run_url=new_run_url(), demo_training=pending)
     return runs[0]
 
 

@@ -96,7 +96,8 @@ class Command(BaseCommand):
         with path.open("rb") as handle:
             dataset.file.save(path.name, File(handle), save=False)
         dataset.size_bytes = path.stat().st_size
-        services.dataset_check(dataset=dataset)
+        dataset.upload_name = path.name
+        services.dataset_check(dataset=dataset)  # here, not as a job: the samples must be ready when seeding ends
         if dataset.error_code:
             self.stderr.write(f"  {path.name}: {dataset.error_code} {dataset.error_params}")
         dataset.save()

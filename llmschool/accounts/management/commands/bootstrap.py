@@ -4,8 +4,9 @@ from django.core.management.base import BaseCommand
 from llmschool.accounts.roles import instructors_group_sync
 
 # Each app ships its own idempotent seed command; they run in this order because
-# quizzes hang off lessons and training samples are independent.
-SEED_COMMANDS = ("seed_courses", "seed_quizzes", "seed_training")
+# quizzes hang off lessons and training samples are independent; the demo model run
+# (seed_demo_model, off when DEMO_MODEL_SEED is) needs the tiny base seed_training creates.
+SEED_COMMANDS = ("seed_courses", "seed_quizzes", "seed_training", "seed_demo_model")
 
 
 class Command(BaseCommand):

@@ -109,8 +109,9 @@ def _prepare_and_check(dataset: Dataset, attempt: int) -> str:
         if dataset.prepare_pending:
             new_file, values = _prepare(dataset)
         kind = _kind(dataset, new_file or dataset.file.name)
-        if kind != dataset.kind:
+        if kind != dataset.kind:  # saved now, so that a refusal is shown as a conversations file's
             values["kind"] = dataset.kind = kind
+            _owned(dataset.pk, attempt).update(kind=kind)
         report = _check_file(dataset, attempt, new_file or dataset.file.name)
     except DatasetError as exc:
         _delete(dataset, new_file)

@@ -95,3 +95,18 @@ def test_random_bytes_are_still_binary():
     with pytest.raises(DatasetError) as caught:
         prepare_text(data, "a.txt")
     assert caught.value.code == "binary"
+
+
+def test_conversation_files_meet_the_same_caps(tmp_path):
+    """An instruction dataset (JSONL conversations) is capped like any upload: a line nested
+    5,000 deep or too many lines is refused with its code, not parsed (or crashed on)."""
+    from training.engine import check_instruction_dataset
+
+    good = json.dumps({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]})
+    deep = "[" * 5000 + "]" * 5000
+    with pytest.raises(DatasetError) as caught:
+        check_instruction_dataset(write(tmp_path, "deep.jsonl", good + "\n" + deep + "\n"))
+    assert caught.value.code == "json_too_deep" and caught.value.params["line"] == 2
+    with pytest.raises(DatasetError) as caught:
+        check_instruction_dataset(write(tmp_path, "many.jsonl", "\n".join([good] * 51)), limits=CorpusLimits(max_lines=50))
+    assert caught.value.code == "too_many_lines"

@@ -86,7 +86,7 @@ def test_the_lab_tells_a_new_student_the_demo_is_still_training(demo_on, bases, 
     assert models["models"] == [] and models["demo_training"]["minutes"] >= 1
     page = client.get(reverse("lab:index"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "demo model is still training: it is ready in about" in page
-    answer = client.get(reverse("lab:api_next_token"), {"prompt": "The captain"})
+    answer = client.post(reverse("lab:api_next_token"), {"prompt": "The captain"})
     assert answer.status_code == 404 and "still training" in answer.json()["error"]["message"]
     student.preferred_language = "ja"
     student.save()

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 from django.urls import reverse
 
-from tests.factories import make_instructions, run_form, upload
+from tests.factories import make_checked_dataset, make_instructions, run_form, run_pending_checks, upload
 from training import jobs, services
 from training.models import Dataset, TrainingRun
 
@@ -21,7 +21,7 @@ BAD_LINES = "\n".join([
 
 @pytest.fixture
 def conversations(alice, bases):
-    return services.dataset_create(owner=alice, uploaded_file=upload("tutor.jsonl", make_instructions(80).encode()))
+    return make_checked_dataset(alice, upload("tutor.jsonl", make_instructions(80).encode()))
 
 
 def test_an_instruction_file_is_recognised_and_checked(conversations, alice_client):
@@ -32,11 +32,10 @@ def test_an_instruction_file_is_recognised_and_checked(conversations, alice_clie
     listing = alice_client.get(reverse("training:datasets")).content.decode()
     assert '<span class="badge badge-info">conversations</span>' in listing
     # A text .jsonl stays a text; the student may also say which kind a file is.
-    text = services.dataset_create(owner=conversations.owner, uploaded_file=upload(
-        "notes.jsonl", b'{"text": "the ship sailed"}\n' * 300))
+    text = make_checked_dataset(conversations.owner, upload("notes.jsonl", b'{"text": "the ship sailed"}\n' * 300))
     assert text.kind == Dataset.TEXT
-    chosen = services.dataset_create(owner=conversations.owner, kind="instruction", uploaded_file=upload(
-        "tutor.jsonl", make_instructions(10).encode()))
+    chosen = make_checked_dataset(conversations.owner, upload("tutor.jsonl", make_instructions(10).encode()),
+                                  kind="instruction")
     assert chosen.kind == Dataset.INSTRUCTION
 
 
@@ -49,8 +48,10 @@ def test_every_problem_of_an_upload_is_named_with_its_line(alice, alice_client, 
     alice.preferred_language = language
     alice.save()
     response = alice_client.post(reverse("training:datasets"), {"file": upload("bad.jsonl", BAD_LINES.encode())})
-    page = response.content.decode()
-    assert response.status_code == 400 and not Dataset.objects.exists()
+    assert response.status_code == 302 and run_pending_checks() == 1  # checked by a job, off the request
+    dataset = Dataset.objects.get()
+    assert dataset.kind == Dataset.INSTRUCTION and dataset.check_status == Dataset.FAILED
+    page = alice_client.get(response.url).content.decode()
     for fragment in expected:
         assert fragment in page
 
@@ -120,6 +121,7 @@ def test_conversations_uploaded_in_the_admin_are_recognised(client, carol, bases
         "name": "Tutor", "description": "", "language": "en", "owner": "", "is_sample": "on", "published": "on",
         "file": upload("tutor.jsonl", make_instructions(20).encode())})
     assert response.status_code == 302, response.content.decode()[:2000]
+    assert run_pending_checks() == 1
     dataset = Dataset.objects.get()
     assert dataset.kind == Dataset.INSTRUCTION and dataset.report["instructions"]["examples"] == 20
 
@@ -129,9 +131,9 @@ def test_long_conversations_get_a_longer_block(alice, bases, settings):
     long_answer = " ".join(["the ship sailed over the grey sea"] * 25)  # about 180 GPT-2 tokens
     lines = make_instructions(40) + json.dumps({"messages": [{"role": "user", "content": "Tell me"},
                                                              {"role": "assistant", "content": long_answer}]})
-    dataset = services.dataset_create(owner=alice, uploaded_file=upload("long.jsonl", lines.encode()))
+    dataset = make_checked_dataset(alice, upload("long.jsonl", lines.encode()))
     assert 128 < dataset.report["instructions"]["longest_tokens"] <= 256
     plan = services.run_plan(owner=alice, dataset=dataset, base_model=bases["tiny"])
     assert plan["hyperparameters"]["block_size"] == 256
-    short = services.dataset_create(owner=alice, uploaded_file=upload("short.jsonl", make_instructions(40).encode()))
+    short = make_checked_dataset(alice, upload("short.jsonl", make_instructions(40).encode()))
     assert services.run_plan(owner=alice, dataset=short, base_model=bases["tiny"])["hyperparameters"]["block_size"] == 128

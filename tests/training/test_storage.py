@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import make_finished_run, make_user, run_form, upload
+from tests.factories import make_checked_dataset, make_finished_run, make_user, run_form, upload
 from training import lifecycle, services, storage
 from training.attempts import attempt_dir_prepare
 from training.models import Dataset, TrainingRun
@@ -199,7 +199,7 @@ def test_admin_deletes_go_through_the_services(client, carol, alice, corpus, bas
 
 def test_admin_dataset_deletes_remove_the_files_and_refuse_datasets_in_use(client, carol, alice, corpus, bases):
     client.force_login(in_english(carol))
-    other = services.dataset_create(owner=alice, uploaded_file=upload("other.txt"))
+    other = make_checked_dataset(alice, upload("other.txt"))
     running = TrainingRun.objects.create(owner=alice, dataset=corpus, status="running", active_slot=0)
     response = client.post(reverse("admin:training_dataset_delete", args=[corpus.pk]), {"post": "yes"})
     assert "A queued or running run uses this dataset" in response.content.decode()

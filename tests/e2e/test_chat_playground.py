@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import PageWatch, login
-from tests.factories import FAST, PASSWORD, make_instructions, make_user, upload
+from tests.factories import FAST, PASSWORD, make_checked_dataset, make_instructions, make_user, upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -17,7 +17,7 @@ def test_a_student_chats_with_an_instruction_run(page, live_server, seeded, sett
 
     settings.TRAINING_EXTRA_HYPERPARAMETERS = {**FAST, "block_size": 64, "max_steps": 40}
     student = make_user("kenta", preferred_language="en")
-    dataset = services.dataset_create(owner=student, uploaded_file=upload("tutor.jsonl", make_instructions(200).encode()))
+    dataset = make_checked_dataset(student, upload("tutor.jsonl", make_instructions(200).encode()))
     base = BaseModel.objects.filter(kind=BaseModel.SCRATCH, enabled=True).order_by("order").first()
     run = services.training_run_create(owner=student, dataset=dataset, base_model=base)
     assert jobs.run_training(run.pk, 1) == "succeeded"

@@ -4,22 +4,11 @@ import json
 
 import pytest
 
+from tests.engine.test_dataset_check import refusal, write
 from tests.factories import make_text
 from training.engine import DatasetError, check_dataset, prepare_text
 from training.engine.config import CorpusLimits
 from training.engine.corpus import json_depth
-
-
-def write(tmp_path, name, content):
-    path = tmp_path / name
-    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
-    return str(path)
-
-
-def refusal(path, **kwargs) -> DatasetError:
-    with pytest.raises(DatasetError) as caught:
-        check_dataset(path, **kwargs)
-    return caught.value
 
 
 def test_a_csv_of_millions_of_tiny_rows_is_refused_before_any_tokenizing(tmp_path):

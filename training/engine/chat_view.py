@@ -9,16 +9,12 @@ chat tokens of `chat.chat_tokenizer` (special, never split). Labels follow
 `chat.encode_conversation` exactly (tests/engine/test_chat_view.py compares the two).
 """
 import os
-import threading
-from collections import OrderedDict
 
 from training.engine.chat import CHAT_TOKENS, END, IGNORE, ROLE_TOKENS, render
 from training.engine.errors import EngineError
-from training.engine.tokenization import BYTE_TOKEN, EOS_TOKEN, _bytes_to_unicode, _stamp
+from training.engine.tokenization import BYTE_TOKEN, EOS_TOKEN, DirectoryCache, _bytes_to_unicode
 
-_cache: OrderedDict = OrderedDict()
-_cache_lock = threading.Lock()
-_CACHE_SIZE = 4
+_backends = DirectoryCache(4)
 _BYTE_OF_CHAR = {char: byte for byte, char in _bytes_to_unicode().items()}
 
 
@@ -47,18 +43,7 @@ def chat_tokenizer_backend(directory: str):
     """(the `tokenizers` tokenizer of `directory` with the chat tokens, whether they were added
     here: False for an instruction run's own tokenizer, whether it is byte-level); cached by
     path and files' time."""
-    directory = os.path.realpath(directory)
-    key = (directory, _stamp(directory))
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    built = _build(directory)
-    with _cache_lock:
-        _cache[key] = built
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return built
+    return _backends.get(directory, _build)
 
 
 def _is_byte_level(tokenizer) -> bool:

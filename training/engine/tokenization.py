@@ -14,9 +14,29 @@ ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 MIN_VOCAB_SIZE = 300  # 256 byte tokens, the end-of-text token and a few merges
 MAX_VOCAB_SIZE = 50257
 
-_cache: OrderedDict = OrderedDict()
-_cache_lock = threading.Lock()
-_CACHE_SIZE = 8
+class DirectoryCache:
+    """What was built from a directory, kept for the `size` most recently used (directory,
+    files' time) keys: a directory whose files change is built again."""
+
+    def __init__(self, size: int):
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, directory: str, build):
+        directory = os.path.realpath(directory)
+        key = (directory, _stamp(directory))
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        built = build(directory)
+        with self.lock:
+            self.items[key] = built
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return built
+
+
+_tokenizers = DirectoryCache(8)
 
 
 def gpt2_tokenizer_dir() -> str:
@@ -26,18 +46,7 @@ def gpt2_tokenizer_dir() -> str:
 
 def load_tokenizer(directory: str):
     """A fast tokenizer from a model or tokenizer directory; cached by path and modification time."""
-    directory = os.path.realpath(directory)
-    key = (directory, _stamp(directory))
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    tokenizer = _load_uncached(directory)
-    with _cache_lock:
-        _cache[key] = tokenizer
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return tokenizer
+    return _tokenizers.get(directory, _load_uncached)
 
 
 def _stamp(directory: str) -> float:

@@ -4,7 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.core import mail
+from django.core import mail, signing
 from django.urls import reverse
 
 from llmschool.accounts import services as account_services
@@ -88,9 +88,18 @@ def test_a_forged_expired_or_outdated_link_is_refused(client, required, monkeypa
     user = User.objects.get(username="hanako")
     link = the_link(mail.outbox[0])
     assert client.get(link[:-3] + "xx/").status_code == 400
+    # Bob's signature under a payload naming Hanako, and Hanako's payload signed without the
+    # site's secret: both refused. (The payload is swapped whole: editing digits inside the
+    # base64 text would forge nothing whenever the pk's digits do not happen to appear there.)
     bob = make_user("bob")
-    forged = account_services.email_verification_token(user=bob).replace(str(bob.pk), str(user.pk))
-    assert client.get(reverse("email_verify_confirm", args=[forged])).status_code == 400
+    _, bobs_timestamp, bobs_signature = account_services.email_verification_token(user=bob).rsplit(":", 2)
+    hanakos_payload = account_services.email_verification_token(user=user).rsplit(":", 2)[0]
+    for forged in (f"{hanakos_payload}:{bobs_timestamp}:{bobs_signature}",
+                   signing.dumps({"user": user.pk, "email": user.email.lower()},
+                                 salt=account_services.VERIFY_SALT, key="not-the-site-secret")):
+        assert client.get(reverse("email_verify_confirm", args=[forged])).status_code == 400
+    user.refresh_from_db()
+    assert not user.email_verified
 
     monkeypatch.setattr(account_services, "VERIFY_MAX_AGE", timedelta(seconds=-1))
     assert client.get(link).status_code == 400

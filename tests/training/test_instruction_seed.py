@@ -33,3 +33,14 @@ def test_the_checker_catches_bad_lines(tmp_path):
     assert any("not JSON" in e for e in errors)
     assert any("untrimmed" in e for e in errors)
     assert any("needs >= 300" in e for e in errors)
+
+
+@pytest.mark.parametrize("path", DATASETS, ids=[path.name for path in DATASETS])
+def test_every_pair_passes_the_upload_check(path):
+    """What a student gets on uploading a sample: no problem on any line (a literal chat marker
+    such as the user marker inside a question would be refused as a reserved token)."""
+    from training.engine.instructions import check_instructions as upload_check
+
+    report = upload_check(path.read_text(encoding="utf-8"))
+    assert report.problems == [] and report.ok
+    assert report.examples == check_instructions.check_file(path, None)[1]["pairs"]

@@ -22,6 +22,8 @@ MIN_PAIRS = 300
 MAX_ANSWER_CHARS = {"en": 300, "ja": 150}
 MAX_QUESTION_CHARS = {"en": 150, "ja": 60}
 BLOCK_TOKENS = 256
+# The markers training/engine/chat.py reserves: an upload holding one literally is refused.
+CHAT_MARKERS = ("<|system|>", "<|user|>", "<|assistant|>", "<|end|>")
 # Only for measuring length: a plain template in the style lesson 7 shows.
 TEMPLATE = "<|user|>\n{user}<|end|>\n<|assistant|>\n{assistant}<|end|>"
 
@@ -66,6 +68,8 @@ def check_file(path: Path, tokenizer) -> tuple[list[str], dict]:
         if not all(isinstance(t, str) and t.strip() and t == t.strip() for t in (user, assistant)):
             errors.append(f"{where}: empty or untrimmed content")
             continue
+        if any(marker in text for marker in CHAT_MARKERS for text in (user, assistant)):
+            errors.append(f"{where}: contains a chat-template marker (the upload check refuses it)")
         if len(assistant) > MAX_ANSWER_CHARS[lang]:
             errors.append(f"{where}: answer has {len(assistant)} characters (max {MAX_ANSWER_CHARS[lang]})")
         if len(user) > MAX_QUESTION_CHARS[lang]:

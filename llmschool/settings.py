@@ -297,6 +297,11 @@ INFERENCE_MAX_QUEUED = envint("INFERENCE_MAX_QUEUED", 8,
                               "at once (raise it with the number of inference workers)", minimum=1)
 INFERENCE_JOB_TIMEOUT = envint("INFERENCE_JOB_TIMEOUT", 120,
                                "seconds an inference worker may spend on one request", minimum=5)
+# Training, inference and dataset checks run at a lower CPU priority than the web processes,
+# so that on a machine that hosts both, a page never waits behind a model (0: same priority).
+WORKER_NICENESS = envint("WORKER_NICENESS", 10,
+                         "nice value of the training and inference workers and of dataset-check jobs (0-19; "
+                         "higher yields the CPU to the web server sooner)", minimum=0, maximum=19)
 DEMO_MODEL_SEED = envbool("DEMO_MODEL_SEED", True,
                           "`bootstrap` queues, once, a ~1-minute from-scratch run on the sample corpora (pirate log "
                           "+ haiku diary) that becomes the site's demo model (off for `make test`)")

@@ -46,3 +46,6 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 TRAINING_CALIBRATE_AT_START = False
 # `bootstrap` in tests seeds no demo model (tests/training/test_demo_model.py asks for one).
 DEMO_MODEL_SEED = False
+# Test workers keep the test process's CPU priority: on a loaded machine a niced worker would
+# wait behind every other process (tests/training/test_worker_priority.py checks the setting).
+WORKER_NICENESS = 0

@@ -166,3 +166,7 @@ def inference_max_queued() -> int:
 
 def inference_job_timeout() -> int:
     return settings.INFERENCE_JOB_TIMEOUT
+
+
+def worker_niceness() -> int:
+    return settings.WORKER_NICENESS

@@ -21,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rq.exceptions import DuplicateJobError
+from rq import get_current_job
 from rq.job import Callback
 
 from training import conf
@@ -84,6 +85,10 @@ def _owned(dataset_id: int, attempt: int):
 def check_job(dataset_id: int, attempt: int) -> str:
     """The job: prepare (if pending) and check; "ready", "failed", "kept" (a refused
     re-cleaning left the dataset as it was) or "stale"."""
+    if get_current_job() is not None:  # in a work horse (not a check run in-process): yield the CPU to pages
+        from training.worker import lower_priority
+
+        lower_priority()
     if not _owned(dataset_id, attempt).update(check_started_at=timezone.now(), check_phase="preparing"):
         log.info("dataset %s check %s: not ours any more, nothing to do", dataset_id, attempt)
         return "stale"

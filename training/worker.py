@@ -14,6 +14,7 @@ as the hosts have cores to spare, on any host that sees the Redis and the model 
 scripts/run.py and the test fixtures start both automatically.
 """
 import logging
+import os
 import time
 
 from django.db import connections
@@ -25,8 +26,23 @@ from training import conf
 log = logging.getLogger(__name__)
 
 
+def lower_priority(niceness: int | None = None) -> int:
+    """Raise this process's nice value to WORKER_NICENESS (never lower it: an operator's `nice`
+    stands) and return it. Called before any thread starts: on Linux the value is per thread,
+    and threads created afterwards (torch's) inherit it. A work horse inherits its worker's."""
+    target = conf.worker_niceness() if niceness is None else niceness
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, 0)
+        if target > current:
+            os.setpriority(os.PRIO_PROCESS, 0, target)
+        return max(target, current)
+    except (AttributeError, OSError):  # not on this platform, or not allowed
+        return 0
+
+
 class TrainingWorker(Worker):
     def __init__(self, *args, **kwargs):
+        lower_priority()
         interval = conf.reconcile_interval_seconds()
         # RQ's own registry cleanup (abandoned jobs) as often as our reconciler, and the
         # horse monitor wakes up often enough to run it while a job is in progress.
@@ -134,6 +150,10 @@ class TrainingWorker(Worker):
 
 class InferenceWorker(SimpleWorker):
     """Runs inference jobs in its own process: loaded models stay warm between requests."""
+
+    def __init__(self, *args, **kwargs):
+        lower_priority()
+        super().__init__(*args, **kwargs)
 
     def bootstrap(self, *args, **kwargs):
         super().bootstrap(*args, **kwargs)

@@ -6,32 +6,27 @@ in both languages of the lesson, so the text cannot drift from its own arithmeti
 are also checked against the models transformers builds from the same configs (on the meta
 device: shapes only, nothing allocated or downloaded).
 """
-import json
 import math
 import re
-from pathlib import Path
 
 import pytest
 
 from training.engine.config import MODEL_PRESETS
+from tests.courses.seed_text import SeedLesson
 
-ROOT = Path(__file__).resolve().parents[2]
 SLUG = "10-after-gpt2"
+LESSON = SeedLesson(SLUG)
+quiz = LESSON.quiz
+
+
+def lesson(language: str) -> str:
+    return LESSON.text(language).replace("{,}", ",")  # LaTeX thousands separators read like plain ones
 LANGUAGES = ("en", "ja")
 
 GPT2 = {"hidden": 768, "layers": 12, "heads": 12, "intermediate": 3072, "vocab": 50257, "context": 1024}
 TINYLLAMA = {"hidden": 2048, "layers": 22, "heads": 32, "kv_heads": 4, "head_dim": 64, "intermediate": 5632,
              "vocab": 32000, "context": 2048, "rope_theta": 10000.0}
 LLAMA_7B_SHAPE = {"hidden": 4096, "intermediate": 11008}  # LlamaConfig defaults
-
-
-def lesson(language: str) -> str:
-    text = (ROOT / "courses" / "seed" / language / f"{SLUG}.md").read_text(encoding="utf-8")
-    return text.replace("{,}", ",")  # LaTeX thousands separators read like plain ones
-
-
-def quiz(language: str) -> list[dict]:
-    return json.loads((ROOT / "quizzes" / "seed" / language / f"{SLUG}.json").read_text("utf-8"))["questions"]
 
 
 def gpt2_counts(c: dict) -> dict:

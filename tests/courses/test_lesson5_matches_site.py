@@ -6,7 +6,6 @@ training.engine.data (the train/validation split) and training.engine.check (the
 count of the shipped corpora). A figure changed in the code fails here until the lesson
 text and the quiz say the same.
 """
-import json
 import math
 from pathlib import Path
 
@@ -15,18 +14,13 @@ import pytest
 from training.engine import presets
 from training.engine.data import validation_blocks
 from training.engine.estimate import parameters
+from tests.courses.seed_text import SeedLesson
 
 ROOT = Path(__file__).resolve().parents[2]
+LESSON = SeedLesson("05-fine-tuning")
+lesson, quiz = LESSON.text, LESSON.quiz
 CORPORA = ROOT / "training" / "seed" / "corpora"
 BLOCK, SPEED, GPT2 = 128, 1536, "gpt2"  # the lesson's assumed measured speed (tokens per second)
-
-
-def lesson(language: str) -> str:
-    return (ROOT / "courses" / "seed" / language / "05-fine-tuning.md").read_text(encoding="utf-8")
-
-
-def quiz(language: str) -> list[dict]:
-    return json.loads((ROOT / "quizzes" / "seed" / language / "05-fine-tuning.json").read_text("utf-8"))["questions"]
 
 
 def keyed(question: dict) -> list[str]:

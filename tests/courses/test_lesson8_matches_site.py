@@ -5,35 +5,20 @@ presets, config, runtime), so lesson, quiz and site cannot drift apart.
 A figure changed in the code fails here until lesson 8 (both languages) says the same.
 """
 import inspect
-import json
 import math
-from pathlib import Path
 
 import pytest
 
 from training.engine import presets, runtime
 from training.engine.config import TrainConfig
 from training.engine.estimate import parameters
+from tests.courses.seed_text import SeedLesson
 
-ROOT = Path(__file__).resolve().parents[2]
 SLUG = "08-training-mechanics"
+LESSON = SeedLesson(SLUG)
+lesson, quiz, in_both = LESSON.text, LESSON.quiz, LESSON.in_both
 PIRATE_LOG_TOKENS, SPEED = 23_648, 1536  # lesson 5's worked example (its own test ties both to the site)
 TABLE_STEPS = (0, 1, 5, 30, 55, 80, 100, 105)  # the columns of the lesson's learning-rate table
-
-
-def lesson(language: str) -> str:
-    return (ROOT / "courses" / "seed" / language / f"{SLUG}.md").read_text(encoding="utf-8")
-
-
-def quiz(language: str) -> list[dict]:
-    return json.loads((ROOT / "quizzes" / "seed" / language / f"{SLUG}.json").read_text("utf-8"))["questions"]
-
-
-def in_both(*snippets: str) -> None:
-    for language in ("en", "ja"):
-        text = lesson(language)
-        for snippet in snippets:
-            assert snippet in text, f"{language} lesson 8 lacks {snippet!r}"
 
 
 def latex(value: float, digits: int) -> str:

@@ -4,13 +4,16 @@ GPT-2 configurations, so the text of either language cannot drift from the arith
 The table is lesson 1's (layers, d_model, heads, exact parameters); GPT-2 small's row is
 also checked against transformers' GPT2Config defaults.
 """
-import json
 from pathlib import Path
 
 import pytest
 
+from tests.courses.seed_text import SeedLesson
+
 ROOT = Path(__file__).resolve().parents[2]
 SLUG = "09-inference"
+LESSON = SeedLesson(SLUG)
+lesson, quiz, in_both = LESSON.text, LESSON.quiz, LESSON.in_both
 CONTEXT = 1024
 KIB, MIB = 1024, 1024 ** 2
 FP16, FP32 = 2, 4
@@ -22,21 +25,6 @@ GPT2 = {
     "774M": (36, 1280, 20, 774_030_080),
     "1.5B": (48, 1600, 25, 1_557_611_200),
 }
-
-
-def lesson(language: str) -> str:
-    return (ROOT / "courses" / "seed" / language / f"{SLUG}.md").read_text(encoding="utf-8")
-
-
-def quiz(language: str) -> list[dict]:
-    return json.loads((ROOT / "quizzes" / "seed" / language / f"{SLUG}.json").read_text("utf-8"))["questions"]
-
-
-def in_both(*snippets: str) -> None:
-    for language in ("en", "ja"):
-        text = lesson(language)
-        for snippet in snippets:
-            assert snippet in text, f"{language} lesson 9 lacks {snippet!r}"
 
 
 def numbers_per_token(name: str) -> int:

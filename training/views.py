@@ -186,7 +186,9 @@ def _estimate(form) -> dict:
                                  base_run=base_run, preset=form.cleaned_data["preset"], options=form.options())
     except ValidationError as exc:
         return {"errors": exc.messages}
-    return {"plan": plan, "hyperparameters": plan["hyperparameters"]}
+    instruction = form.cleaned_data["dataset"].is_instruction
+    return {"plan": plan, "hyperparameters": plan["hyperparameters"], "instruction": instruction,
+            "instruction_from_scratch": instruction and base_model is not None and base_model.is_scratch}
 
 
 @login_required

@@ -104,6 +104,8 @@ def dataset_detail(request, code):
         "many_duplicates": (dataset.report.get("duplicate_lines") or 0) > 0.05 * (dataset.report.get("lines") or 1),
         "preparation": dataset.preparation or {},
         "notation": dataset.notation,
+        # A run takes a block that holds the longest conversation, up to this many tokens.
+        "longest_block": services.INSTRUCTION_BLOCK_SIZES[-1],
     })
 
 

@@ -139,6 +139,22 @@ def test_long_conversations_get_a_longer_block(alice, bases, settings):
     assert services.run_plan(owner=alice, dataset=short, base_model=bases["tiny"])["hyperparameters"]["block_size"] == 128
 
 
+def test_the_dataset_page_warns_only_of_conversations_a_run_would_cut(alice, alice_client, bases):
+    def page_of(answer_words):
+        answer = " ".join(["the ship sailed over the grey sea"] * answer_words)
+        lines = make_instructions(40) + json.dumps({"messages": [{"role": "user", "content": "Tell me"},
+                                                                 {"role": "assistant", "content": answer}]})
+        dataset = make_checked_dataset(alice, upload("long.jsonl", lines.encode()))
+        page = alice_client.get(reverse("training:dataset_detail", args=[dataset.code])).content.decode()
+        return dataset.report["instructions"]["longest_tokens"], page
+
+    longest, page = page_of(25)  # about 180 tokens: a run takes a block of 256, nothing is cut
+    assert 128 < longest <= 256 and "so its beginning is cut" not in page
+    longest, page = page_of(60)  # about 430 tokens: more than any block a run takes by default
+    assert longest > 256
+    assert f"The longest conversation has {longest:,} tokens, more than the longest block a run takes (256 tokens)" in page
+
+
 def test_the_new_run_page_says_when_a_run_is_an_instruction_run(alice_client, conversations, corpus):
     page = alice_client.get(reverse("training:run_new") + f"?dataset={conversations.code}").content.decode()
     assert "This is an instruction run." in page and "in a playground" in page

@@ -104,6 +104,8 @@ def dataset_detail(request, code):
         "many_duplicates": (dataset.report.get("duplicate_lines") or 0) > 0.05 * (dataset.report.get("lines") or 1),
         "preparation": dataset.preparation or {},
         "notation": dataset.notation,
+        # A run takes a block that holds the longest conversation, up to this many tokens.
+        "longest_block": services.INSTRUCTION_BLOCK_SIZES[-1],
     })
 
 
@@ -186,7 +188,9 @@ def _estimate(form) -> dict:
                                  base_run=base_run, preset=form.cleaned_data["preset"], options=form.options())
     except ValidationError as exc:
         return {"errors": exc.messages}
-    return {"plan": plan, "hyperparameters": plan["hyperparameters"]}
+    instruction = form.cleaned_data["dataset"].is_instruction
+    return {"plan": plan, "hyperparameters": plan["hyperparameters"], "instruction": instruction,
+            "instruction_from_scratch": instruction and base_model is not None and base_model.is_scratch}
 
 
 @login_required

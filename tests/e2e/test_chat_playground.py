@@ -1,6 +1,7 @@
 """The chat playground of an instruction run, in headless Chromium: a student uploads
 conversations, the run trains (in this process, as the job does), and the result page holds a
-chat that keeps its history across turns. Photographed for docs/screenshots (chat-playground-en)."""
+chat that keeps its history across turns. Photographed as a test artifact; the README's
+docs/screenshots/chat-playground-{en,ja}.png are taken on a real site with the seeded course tutor."""
 import pytest
 from playwright.sync_api import expect
 

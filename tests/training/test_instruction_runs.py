@@ -137,3 +137,67 @@ def test_long_conversations_get_a_longer_block(alice, bases, settings):
     assert plan["hyperparameters"]["block_size"] == 256
     short = make_checked_dataset(alice, upload("short.jsonl", make_instructions(40).encode()))
     assert services.run_plan(owner=alice, dataset=short, base_model=bases["tiny"])["hyperparameters"]["block_size"] == 128
+
+
+def test_the_dataset_page_warns_only_of_conversations_a_run_would_cut(alice, alice_client, bases):
+    def page_of(answer_words):
+        answer = " ".join(["the ship sailed over the grey sea"] * answer_words)
+        lines = make_instructions(40) + json.dumps({"messages": [{"role": "user", "content": "Tell me"},
+                                                                 {"role": "assistant", "content": answer}]})
+        dataset = make_checked_dataset(alice, upload("long.jsonl", lines.encode()))
+        page = alice_client.get(reverse("training:dataset_detail", args=[dataset.code])).content.decode()
+        return dataset.report["instructions"]["longest_tokens"], page
+
+    longest, page = page_of(25)  # about 180 tokens: a run takes a block of 256, nothing is cut
+    assert 128 < longest <= 256 and "so its beginning is cut" not in page
+    longest, page = page_of(60)  # about 430 tokens: more than any block a run takes by default
+    assert longest > 256
+    assert f"The longest conversation has {longest:,} tokens, more than the longest block a run takes (256 tokens)" in page
+
+
+def test_the_new_run_page_says_when_a_run_is_an_instruction_run(alice_client, conversations, corpus):
+    page = alice_client.get(reverse("training:run_new") + f"?dataset={conversations.code}").content.decode()
+    assert "This is an instruction run." in page and "in a playground" in page
+    # On a from-scratch base, it also says what a few hundred conversations teach (and what they do not).
+    assert "learns the voice and the format of the answers, not the knowledge in them" in page
+    assert "Stops early when the held-out loss on answers has not improved" in page
+    # The estimate follows the dataset chosen: a text is no instruction run.
+    estimate = alice_client.get(reverse("training:run_estimate"), run_form(corpus)).content.decode()
+    assert "estimated training time" in estimate and "instruction run" not in estimate
+    estimate = alice_client.get(reverse("training:run_estimate"), run_form(conversations)).content.decode()
+    assert "This is an instruction run." in estimate
+
+
+def test_an_instruction_run_shows_its_loss_on_held_out_answers(alice, alice_client, bases, conversations, corpus):
+    from tests.factories import make_finished_run
+
+    chat = make_finished_run(alice, conversations)
+    chat.task = TrainingRun.INSTRUCTION_TASK
+    chat.save(update_fields=["task"])
+    text = make_finished_run(alice, corpus)
+    progress = alice_client.get(reverse("training:run_progress", args=[chat.code])).content.decode()
+    assert "Held-out loss on answers" in progress and "Validation loss" not in progress
+    assert "the held-out loss on the answers of conversations it never sees" in progress
+    page = alice_client.get(reverse("training:run_detail", args=[chat.code])).content.decode()
+    assert "Best held-out loss on answers" in page
+    assert "learns the voice and the format of the answers" not in page  # no base row: not known to be from scratch
+    chat.base_model = bases["tiny"]
+    chat.save(update_fields=["base_model"])
+    page = alice_client.get(reverse("training:run_detail", args=[chat.code])).content.decode()
+    assert "learns the voice and the format of the answers, not the knowledge in them" in page
+    progress = alice_client.get(reverse("training:run_progress", args=[text.code])).content.decode()
+    assert "Validation loss" in progress and "Held-out loss on answers" not in progress
+
+
+def test_an_empty_answer_says_the_model_ended_at_once(alice, alice_client, conversations):
+    from tests.factories import make_finished_run
+
+    chat = make_finished_run(alice, conversations)
+    chat.task = TrainingRun.INSTRUCTION_TASK
+    chat.save(update_fields=["task"])
+    history = [{"role": "user", "content": "What is a token?"}, {"role": "assistant", "content": ""}]
+    # An empty message is refused; the page shows the conversation so far, the empty answer said in words.
+    page = alice_client.post(reverse("training:run_playground", args=[chat.code]), {
+        "message": "", "temperature": 0.8, "top_k": 50, "top_p": 0.95, "max_new_tokens": 8,
+        "history": json.dumps(history)}).content.decode()
+    assert "What is a token?" in page and "the model wrote its end token straight away" in page

@@ -25,19 +25,23 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from training.engine import TrainConfig, calibrate, train  # noqa: E402
 from training.engine.estimate import parameters  # noqa: E402
-from training.engine.instructions import parse_instructions  # noqa: E402
+from training.engine import gpt2_tokenizer_dir  # noqa: E402
+from training.engine.chat import chat_tokenizer  # noqa: E402
+from training.engine.instructions import check_instructions  # noqa: E402
 from training.engine.presets import SETTINGS, preset_plan  # noqa: E402
 from training.engine.runtime import choose_num_threads  # noqa: E402
+from training.engine.tokenization import load_tokenizer  # noqa: E402
 
 DATASETS = ROOT / "training" / "seed" / "instructions"
 TOKENS_PER_CHAR = {"en": 0.3, "ja": 1.0}  # rough, for the plan only (the run measures its own)
 
 
 def block_for(path: Path) -> int:
-    """128 unless a conversation needs more (as services.default_block_size, by characters)."""
-    conversations, _ = parse_instructions(path.read_text(encoding="utf-8"))
-    longest = max(sum(len(m["content"]) for m in c) for c in conversations)
-    return 128 if longest * 1.2 <= 100 else 256
+    """As training.services.default_block_size: 128 tokens, or 256 when the longest conversation
+    (rendered with the chat template, GPT-2's tokenizer) needs it."""
+    tokenizer = chat_tokenizer(load_tokenizer(gpt2_tokenizer_dir()))
+    report = check_instructions(path.read_text(encoding="utf-8"), tokenizer=tokenizer)
+    return next((size for size in (128, 256) if report.longest_tokens <= size), 256)
 
 
 def main() -> None:

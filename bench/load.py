@@ -27,6 +27,10 @@ weights, saved locally (`--attack-model tiny`: a 2-layer one, for a machine too 
 figures as above and how the hostile requests were answered (200, 429 over the student's
 limits, 503 busy); the target is the students' page p95 under 300 ms with no errors while
 under that attack. Only 127.0.0.1 is ever contacted.
+
+The workers run at WORKER_NICENESS (10 unless the environment says otherwise), as deployed:
+`WORKER_NICENESS=0 .venv/bin/python bench/load.py` measures the same site with workers at the
+web server's priority, for comparison.
 """
 import argparse
 import json
@@ -503,8 +507,8 @@ def main() -> int:
         wait(lambda: training_step(site, students[0])[0] == "running" and training_step(site, students[0])[1] > 0,
              180, "the run to start training")
         print(f"· site {site.url}: gunicorn -w {args.web_workers} --threads {args.threads}, 1 training worker, "
-              f"1 inference worker, SQLite WAL, embedded Redis; {os.cpu_count()} CPU cores (shared by the load "
-              f"generator)")
+              f"1 inference worker (both at nice {os.environ.get('WORKER_NICENESS') or 10}: WORKER_NICENESS), SQLite "
+              f"WAL, embedded Redis; {os.cpu_count()} CPU cores (shared by the load generator)")
         for count in args.students:
             before = training_step(site, students[0])
             phase = run_phase(site, students[:count], seconds)

@@ -101,7 +101,7 @@ def dataset_detail(request, code):
         "reclean_error": dataset_error_message(reclean["code"], reclean.get("params")) if reclean else "",
         "runs": dataset.runs.filter(owner=request.user)[:10],
         "is_owner": dataset.owner_id == request.user.pk,
-        "many_duplicates": (dataset.report.get("duplicate_lines") or 0) > 0.05 * (dataset.report.get("lines") or 1),
+        "many_duplicates": _many_duplicates(dataset.report or {}),
         "preparation": dataset.preparation or {},
         "notation": dataset.notation,
         # A run takes a block that holds the longest conversation, up to this many tokens.
@@ -152,6 +152,14 @@ def dataset_notation(request, code):
         messages.info(request, _("The text is being prepared again, keeping the notation.") if keep
                       else _("The text is being prepared again, without the notation."))
     return redirect("training:dataset_detail", code=dataset.code)
+
+
+def _many_duplicates(report: dict) -> bool:
+    """More than one line in twenty repeats another. An instruction dataset's duplicates are counted
+    on its conversations as the chat template writes them (a line a message): weighed against its
+    messages, not against its file's lines (a conversation each)."""
+    lines = (report.get("instructions") or {}).get("turns") or report.get("lines") or 1
+    return (report.get("duplicate_lines") or 0) > 0.05 * lines
 
 
 @login_required

@@ -201,3 +201,21 @@ def test_an_empty_answer_says_the_model_ended_at_once(alice, alice_client, conve
         "message": "", "temperature": 0.8, "top_k": 50, "top_p": 0.95, "max_new_tokens": 8,
         "history": json.dumps(history)}).content.decode()
     assert "What is a token?" in page and "the model wrote its end token straight away" in page
+
+
+def test_the_seeded_course_tutor_counts_its_conversations_not_template_lines(alice, alice_client, bases):
+    from pathlib import Path
+
+    seed = Path(__file__).resolve().parents[2] / "training" / "seed" / "instructions"
+    for language, count in (("en", 304), ("ja", 309)):
+        data = (seed / f"{language}-course-tutor.jsonl").read_bytes()
+        dataset = make_checked_dataset(alice, upload(f"{language}-tutor.jsonl", data))
+        assert dataset.report["instructions"]["examples"] == count
+        assert dataset.report["lines"] == count  # the file's lines, not the template's (a line a message)
+        page = alice_client.get(reverse("training:dataset_detail", args=[dataset.code])).content.decode()
+        assert f"<dt>Conversations</dt><dd>{count}</dd>" in page
+        assert "<dt>Lines</dt>" not in page  # the template's 608 (618) lines were its messages, shown as such
+        assert f"<dt>Messages</dt><dd>{2 * count}</dd>" in page
+    text = make_checked_dataset(alice, upload("notes.txt", b"the ship sailed over the sea\n" * 300))
+    page = alice_client.get(reverse("training:dataset_detail", args=[text.code])).content.decode()
+    assert "<dt>Lines</dt><dd>300</dd>" in page and "<dt>Conversations</dt>" not in page

@@ -108,6 +108,26 @@ INSTRUCTION_LINES = {
                     "kept."),
     "done": _("Done: loss on held-out answers %(base_val_loss)s → %(val_loss)s, %(base_val_bpc)s → %(val_bpc)s "
               "bits per character."),
+    "plan_budget_measured": _("Plan: %(steps)s steps of %(tokens_per_step)s tokens (about %(epochs)s passes over "
+                              "the conversations), from the %(preset)s preset's budget of %(budget_seconds)s s at "
+                              "%(tokens_per_second)s tokens/s measured on the workers."),
+    "plan_budget_guessed": _("Plan: %(steps)s steps of %(tokens_per_step)s tokens (about %(epochs)s passes over "
+                             "the conversations), from the %(preset)s preset's budget of %(budget_seconds)s s at "
+                             "%(tokens_per_second)s tokens/s guessed from the model size."),
+    "plan_epoch_cap_measured": _("Plan: %(steps)s steps of %(tokens_per_step)s tokens (about %(epochs)s passes "
+                                 "over the conversations), from at most %(max_epochs)s passes over the "
+                                 "conversations (the %(preset)s preset's budget of %(budget_seconds)s s at "
+                                 "%(tokens_per_second)s tokens/s measured on the workers would allow "
+                                 "%(budget_steps)s steps)."),
+    "plan_epoch_cap_guessed": _("Plan: %(steps)s steps of %(tokens_per_step)s tokens (about %(epochs)s passes "
+                                "over the conversations), from at most %(max_epochs)s passes over the "
+                                "conversations (the %(preset)s preset's budget of %(budget_seconds)s s at "
+                                "%(tokens_per_second)s tokens/s guessed from the model size would allow "
+                                "%(budget_steps)s steps)."),
+    "plan_epochs": _("Plan: %(steps)s steps of %(tokens_per_step)s tokens (about %(epochs)s passes over the "
+                     "conversations), from the epochs you set."),
+    "plan_max_steps": _("Plan: %(steps)s steps of %(tokens_per_step)s tokens (about %(epochs)s passes over the "
+                        "conversations), from the maximum steps you set."),
 }
 
 PRESET_NAMES = {"quick": _("Quick"), "standard": _("Standard"), "long": _("Long")}

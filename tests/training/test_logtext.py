@@ -145,9 +145,15 @@ def test_every_plan_line_renders_in_both_languages(plan):
     code, params = run_config.plan_description({"steps": 300, "tokens_per_step": 1024, "epochs": 3.2, "preset": "quick",
                                           "budget_seconds": 60, "tokens_per_second": 9000.4, **plan})
     for language in ("en", "ja"):
-        with translation.override(language):
-            text = logtext.say(code, params)
-        assert not logtext.LEFTOVER.search(text) and "300" in text and "None" not in text, text
+        for instruction in (False, True):
+            with translation.override(language):
+                text = logtext.say(code, params, instruction=instruction)
+            assert not logtext.LEFTOVER.search(text) and "300" in text and "None" not in text, text
+            if language == "en":
+                assert ("passes over the conversations" in text) == instruction, text
+                assert ("passes over the text" in text) != instruction, text
+            else:
+                assert ("会話を約 3.2 回" in text) == instruction, text
     assert run_config.plan_description({}) is None
 
 

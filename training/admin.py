@@ -111,7 +111,7 @@ class TrainingRunAdmin(DeleteThroughServices, admin.ModelAdmin):
     @admin.display(description=_("log"))
     def log_block(self, run):
         return format_html('<pre style="white-space: pre-wrap; max-height: 20em; overflow: auto">{}</pre>',
-                           "\n".join(lines_text(run.log_lines[-100:])) or "—")
+                           "\n".join(lines_text(run.log_lines[-100:], instruction=run.is_instruction)) or "—")
 
     @admin.action(description=_("Cancel the selected runs"))
     def cancel_runs(self, request, queryset):

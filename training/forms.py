@@ -100,6 +100,10 @@ class RunForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Optional, one per line (at most 3, up to 100 characters each). The model also continues "
                     "the beginnings of a few lines of your text that it never trained on."))
+    # An instruction dataset's runs ask the prompts as questions (training/engine/trainer.py, sample_prompts).
+    SAMPLE_PROMPTS_HELP_INSTRUCTION = _(
+        "Optional, one per line (at most 3, up to 100 characters each). Each is asked as a question; the model "
+        "also answers a few questions of your conversations that it never trained on.")
 
     ADVANCED = ("epochs", "learning_rate", "batch_size", "block_size", "max_steps", "lora", "sample_prompts")
 
@@ -146,6 +150,11 @@ class RunForm(forms.Form):
             grouped.append((_("Continue from my runs"), run_choices))
         self.fields["base"].choices = grouped
         self.fields["base"].widget = BaseSelect(choices=grouped, disabled_values=missing_values, kinds=kinds)
+
+    def use_task_wording(self, instruction: bool) -> None:
+        """Say the help of the fields the way the chosen dataset's runs work (a text or conversations)."""
+        if instruction:
+            self.fields["sample_prompts"].help_text = self.SAMPLE_PROMPTS_HELP_INSTRUCTION
 
     def clean_base(self):
         value = self.cleaned_data["base"]

@@ -88,6 +88,48 @@ LINES = {
     "failed": _("Failed: %(reason)s."),
 }
 
+# An instruction run (TrainingRun.is_instruction) learns and is measured on the assistant's
+# answers only: its lines with these codes say so (same parameters; the engine emits the same
+# codes for both tasks, so the runs logged before this catalogue read right too).
+INSTRUCTION_LINES = {
+    "data": _("Data: %(tokens)s tokens, %(train_blocks)s training blocks and %(val_blocks)s blocks of held-out "
+              "conversations, of %(block_size)s tokens."),
+    "base_scratch": _("From scratch: GPT-2 preset %(model_preset)s, vocabulary of %(vocab_size)s trained on your "
+                      "conversations, %(parameters)s parameters."),
+    "base_eval": _("Base model: loss on held-out answers %(val_loss)s, perplexity %(perplexity)s, %(val_bpc)s "
+                   "bits per character."),
+    "eval": _("Step %(step)s/%(total_steps)s: training loss %(train_loss)s, loss on held-out answers "
+              "%(val_loss)s (%(val_bpc)s bits per character)."),
+    "overfitting": _("Warning at step %(step)s: the loss on held-out answers is rising (%(best_val_loss)s → "
+                     "%(val_loss)s) while training loss falls: the model starts to memorise its training "
+                     "conversations (overfitting)."),
+    "early_stop": _("Early stop at step %(step)s: the loss on held-out answers has not improved for %(patience)s "
+                    "evaluations (best %(best_val_loss)s at step %(best_step)s); the model from that step is "
+                    "kept."),
+    "done": _("Done: loss on held-out answers %(base_val_loss)s → %(val_loss)s, %(base_val_bpc)s → %(val_bpc)s "
+              "bits per character."),
+    "plan_budget_measured": _("Plan: %(steps)s steps of %(tokens_per_step)s tokens (about %(epochs)s passes over "
+                              "the conversations), from the %(preset)s preset's budget of %(budget_seconds)s s at "
+                              "%(tokens_per_second)s tokens/s measured on the workers."),
+    "plan_budget_guessed": _("Plan: %(steps)s steps of %(tokens_per_step)s tokens (about %(epochs)s passes over "
+                             "the conversations), from the %(preset)s preset's budget of %(budget_seconds)s s at "
+                             "%(tokens_per_second)s tokens/s guessed from the model size."),
+    "plan_epoch_cap_measured": _("Plan: %(steps)s steps of %(tokens_per_step)s tokens (about %(epochs)s passes "
+                                 "over the conversations), from at most %(max_epochs)s passes over the "
+                                 "conversations (the %(preset)s preset's budget of %(budget_seconds)s s at "
+                                 "%(tokens_per_second)s tokens/s measured on the workers would allow "
+                                 "%(budget_steps)s steps)."),
+    "plan_epoch_cap_guessed": _("Plan: %(steps)s steps of %(tokens_per_step)s tokens (about %(epochs)s passes "
+                                "over the conversations), from at most %(max_epochs)s passes over the "
+                                "conversations (the %(preset)s preset's budget of %(budget_seconds)s s at "
+                                "%(tokens_per_second)s tokens/s guessed from the model size would allow "
+                                "%(budget_steps)s steps)."),
+    "plan_epochs": _("Plan: %(steps)s steps of %(tokens_per_step)s tokens (about %(epochs)s passes over the "
+                     "conversations), from the epochs you set."),
+    "plan_max_steps": _("Plan: %(steps)s steps of %(tokens_per_step)s tokens (about %(epochs)s passes over the "
+                        "conversations), from the maximum steps you set."),
+}
+
 PRESET_NAMES = {"quick": _("Quick"), "standard": _("Standard"), "long": _("Long")}
 DEVICE_NAMES = {"cpu": "CPU", "cuda": "GPU"}
 LEFTOVER = re.compile(r"%\([a-z_]+\)s")
@@ -101,26 +143,29 @@ def entry(code: str, params: dict | None = None, message: str = "") -> dict:
     return line
 
 
-def say(code: str, params: dict) -> str:
-    """The line's text in the active language; KeyError for an unknown code or a missing parameter."""
-    return str(LINES[code]) % {name: _format(name, value) for name, value in params.items()}
+def say(code: str, params: dict, *, instruction: bool = False) -> str:
+    """The line's text in the active language (an instruction run's wording where it has one);
+    KeyError for an unknown code or a missing parameter."""
+    text = INSTRUCTION_LINES.get(code) if instruction else None
+    return str(text or LINES[code]) % {name: _format(name, value) for name, value in params.items()}
 
 
-def line_text(line) -> str:
-    """One stored line as "HH:MM:SS text" in the active language (old string lines as they are)."""
+def line_text(line, *, instruction: bool = False) -> str:
+    """One stored line as "HH:MM:SS text" in the active language (old string lines as they are);
+    `instruction`: the line belongs to an instruction run."""
     if not isinstance(line, dict):
         return str(line)
     when = parse_datetime(str(line.get("t") or ""))
     clock = f"{timezone.localtime(when):%H:%M:%S} " if when else ""
     try:
-        text = say(line.get("code", ""), line.get("params") or {})
+        text = say(line.get("code", ""), line.get("params") or {}, instruction=instruction)
     except (KeyError, TypeError, ValueError):
         text = line.get("message") or line.get("code", "")
     return clock + text
 
 
-def lines_text(lines) -> list[str]:
-    return [line_text(line) for line in lines or []]
+def lines_text(lines, *, instruction: bool = False) -> list[str]:
+    return [line_text(line, instruction=instruction) for line in lines or []]
 
 
 def _format(name: str, value) -> str:

@@ -205,13 +205,19 @@ def run_stop_reason(run) -> str:
 
     The engine says whether it stopped early or ran its steps; the run's plan says what those
     steps stood for (the preset's time budget, the cap on passes over the text, or the
-    student's own epochs or maximum steps)."""
+    student's own epochs or maximum steps). An instruction run says it in its own words (its
+    loss is measured on held-out answers; it reads conversations, not a text)."""
     metrics = run.metrics or {}
     reason = metrics.get("stop_reason")
     if not reason:
         return ""
+    instruction = bool(getattr(run, "is_instruction", False))
     if reason == "early_stopping":
         patience = (run.hyperparameters or {}).get("early_stopping_patience")
+        if instruction:
+            return _("Stopped early at step %(step)s: the loss on held-out answers had not improved for "
+                     "%(patience)s evaluations. The model from step %(best)s, the best one, is kept.") % {
+                "step": metrics.get("steps"), "patience": patience, "best": metrics.get("best_step")}
         return _("Stopped early at step %(step)s: validation loss had not improved for %(patience)s evaluations. "
                  "The model from step %(best)s, the best one, is kept.") % {
             "step": metrics.get("steps"), "patience": patience, "best": metrics.get("best_step")}
@@ -225,6 +231,10 @@ def run_stop_reason(run) -> str:
         # sooner than the budget, so "used up" would not be true.
         return _("Stopped at step %(step)s: the steps planned from the preset's time budget are done.") % {
             "step": metrics.get("steps")}
+    if limited_by == "epoch_cap" and instruction:
+        return _("Stopped at step %(step)s after %(epochs)s passes over the conversations, the most allowed for "
+                 "so few conversations (more would make the model memorise their answers).") % {
+            "step": metrics.get("steps"), "epochs": (run.plan or {}).get("max_epochs")}
     if limited_by == "epoch_cap":
         return _("Stopped at step %(step)s after %(epochs)s passes over the text, the most allowed for a text "
                  "of this size (more would make the model memorise it).") % {

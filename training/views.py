@@ -101,7 +101,7 @@ def dataset_detail(request, code):
         "reclean_error": dataset_error_message(reclean["code"], reclean.get("params")) if reclean else "",
         "runs": dataset.runs.filter(owner=request.user)[:10],
         "is_owner": dataset.owner_id == request.user.pk,
-        "many_duplicates": (dataset.report.get("duplicate_lines") or 0) > 0.05 * (dataset.report.get("lines") or 1),
+        "many_duplicates": _many_duplicates(dataset.report or {}),
         "preparation": dataset.preparation or {},
         "notation": dataset.notation,
         # A run takes a block that holds the longest conversation, up to this many tokens.
@@ -154,6 +154,14 @@ def dataset_notation(request, code):
     return redirect("training:dataset_detail", code=dataset.code)
 
 
+def _many_duplicates(report: dict) -> bool:
+    """More than one line in twenty repeats another. An instruction dataset's duplicates are counted
+    on its conversations as the chat template writes them (a line a message): weighed against its
+    messages, not against its file's lines (a conversation each)."""
+    lines = (report.get("instructions") or {}).get("turns") or report.get("lines") or 1
+    return (report.get("duplicate_lines") or 0) > 0.05 * lines
+
+
 @login_required
 @require_POST
 def dataset_delete(request, code):
@@ -180,15 +188,17 @@ def _apply_errors(form, exc: ValidationError) -> None:
 def _estimate(form) -> dict:
     """Plan the run the form describes: estimate and budget, or the reason it is refused."""
     if not form.is_valid():
+        dataset = form.cleaned_data.get("dataset")
         return {"errors": [f"{form.fields[name].label}: {error}" if name in form.fields else error
-                           for name, errors in form.errors.items() for error in errors]}
+                           for name, errors in form.errors.items() for error in errors],
+                "instruction": bool(dataset and dataset.is_instruction)}
+    instruction = form.cleaned_data["dataset"].is_instruction
     base_model, base_run = form.base_model_and_run()
     try:
         plan = services.run_plan(owner=form.user, dataset=form.cleaned_data["dataset"], base_model=base_model,
                                  base_run=base_run, preset=form.cleaned_data["preset"], options=form.options())
     except ValidationError as exc:
-        return {"errors": exc.messages}
-    instruction = form.cleaned_data["dataset"].is_instruction
+        return {"errors": exc.messages, "instruction": instruction}
     return {"plan": plan, "hyperparameters": plan["hyperparameters"], "instruction": instruction,
             "instruction_from_scratch": instruction and base_model is not None and base_model.is_scratch}
 
@@ -218,6 +228,7 @@ def run_new(request):
                     messages.success(request, _("Your run is queued."))
                 return redirect("training:run_detail", code=run.code)
         estimate = _estimate(form)
+        form.use_task_wording(estimate.get("instruction", False))
         status = 400
     else:
         presets = dict(RunForm.PRESET_CHOICES)
@@ -229,6 +240,7 @@ def run_new(request):
         form.initial["base"] = base or next(iter(form.bases), None)
         data = {key: form.initial[key] for key in ("dataset", "base", "preset")}
         estimate = _estimate(RunForm(data, user=request.user)) if all(data.values()) else {}
+        form.use_task_wording(estimate.get("instruction", False))
         status = 200
     return render(request, "training/run_new.html", {
         "form": form,
@@ -245,7 +257,12 @@ def run_new(request):
 @require_GET
 def run_estimate(request):
     form = RunForm(request.GET, user=request.user)
-    return render(request, "training/includes/run_estimate.html", {"estimate": _estimate(form)})
+    estimate = _estimate(form)
+    # The fragment also brings the form's help worded for the dataset chosen (htmx out-of-band swaps).
+    return render(request, "training/includes/run_estimate.html", {
+        "estimate": estimate, "task_wording": True,
+        "prompts_help": RunForm.SAMPLE_PROMPTS_HELP_INSTRUCTION if estimate.get("instruction")
+        else RunForm.base_fields["sample_prompts"].help_text})
 
 
 # One run ----------------------------------------------------------------------------------
@@ -261,7 +278,7 @@ def _progress_context(run: TrainingRun) -> dict:
         "queue_position": run.queue_position(),
         "failure_title": title,
         "failure_advice": advice,
-        "log_lines": lines_text(run.log_lines[-40:]),
+        "log_lines": lines_text(run.log_lines[-40:], instruction=run.is_instruction),
         "waiting_for_queue": run.status == TrainingRun.QUEUED and not run.rq_job_id,
         "overfitting_warning": _still_overfitting(run),
         "val_bpc": latest_bpc(run),
@@ -323,7 +340,8 @@ def progress_json(run: TrainingRun) -> dict:
         "tokens_per_second": run.tokens_per_second, "eta_seconds": run.eta_seconds,
         "queue_position": run.queue_position(), "overfitting": run.overfitting,
         "checkpoint_step": run.checkpoint_step, "error_code": run.error_code,
-        "log_lines": lines_text(run.log_lines[-20:]), "history_points": len(run.history or []), "val_bpc": latest_bpc(run),
+        "log_lines": lines_text(run.log_lines[-20:], instruction=run.is_instruction),
+        "history_points": len(run.history or []), "val_bpc": latest_bpc(run),
     }
 
 

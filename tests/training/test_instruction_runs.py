@@ -201,3 +201,99 @@ def test_an_empty_answer_says_the_model_ended_at_once(alice, alice_client, conve
         "message": "", "temperature": 0.8, "top_k": 50, "top_p": 0.95, "max_new_tokens": 8,
         "history": json.dumps(history)}).content.decode()
     assert "What is a token?" in page and "the model wrote its end token straight away" in page
+
+
+OVERFIT_HISTORY = [{"step": 1, "train_loss": 5.0, "val_loss": 5.0}, {"step": 2, "train_loss": 4.0, "val_loss": 4.0},
+                   {"step": 3, "train_loss": 3.0, "val_loss": 4.6}, {"step": 4, "train_loss": 2.0, "val_loss": 5.2}]
+
+
+def finished_pair(alice, conversations, corpus, **fields):
+    """A finished instruction run and a finished text run, both with `fields`."""
+    from tests.factories import make_finished_run
+
+    chat, text = make_finished_run(alice, conversations), make_finished_run(alice, corpus)
+    TrainingRun.objects.filter(pk=chat.pk).update(task=TrainingRun.INSTRUCTION_TASK, **fields)
+    TrainingRun.objects.filter(pk=text.pk).update(**fields)
+    chat.refresh_from_db()
+    text.refresh_from_db()
+    return chat, text
+
+
+def test_an_instruction_runs_results_say_why_it_stopped_in_its_words(alice, alice_client, conversations, corpus):
+    early = {"metrics": {"base_val_loss": 6.0, "final_val_loss": 4.0, "steps": 300, "best_step": 200,
+                         "stop_reason": "early_stopping"}, "hyperparameters": {"early_stopping_patience": 4}}
+    chat, text = finished_pair(alice, conversations, corpus, **early)
+    page = alice_client.get(reverse("training:run_detail", args=[chat.code])).content.decode()
+    assert "Stopped early at step 300: the loss on held-out answers had not improved for 4 evaluations." in page
+    assert "the better it predicts the answers" in page and "per character of the held-out answers" in page
+    assert "validation loss" not in page.lower()
+    page = alice_client.get(reverse("training:run_detail", args=[text.code])).content.decode()
+    assert "Stopped early at step 300: validation loss had not improved for 4 evaluations." in page
+    assert "the better it predicts your text" in page and "held-out answers" not in page
+    # Capped passes: over the conversations, not over a text.
+    capped = {"metrics": {"steps": 90, "best_step": 90, "stop_reason": "epochs"},
+              "plan": {"limited_by": "epoch_cap", "max_epochs": 12}}
+    TrainingRun.objects.filter(pk__in=[chat.pk, text.pk]).update(**capped)
+    alice.preferred_language = "ja"
+    alice.save()
+    page = alice_client.get(reverse("training:run_detail", args=[chat.code])).content.decode()
+    assert "会話を 12 回読んだところ（ステップ 90）で終了しました。" in page
+    page = alice_client.get(reverse("training:run_detail", args=[text.code])).content.decode()
+    assert "テキストを 12 回読んだところ（ステップ 90）で終了しました。" in page
+
+
+def test_an_instruction_runs_overfitting_warning_speaks_of_answers(alice, alice_client, conversations, corpus):
+    chat, text = finished_pair(alice, conversations, corpus, overfitting=True, history=OVERFIT_HISTORY)
+    progress = alice_client.get(reverse("training:run_progress", args=[chat.code])).content.decode()
+    assert "Overfitting warning:" in progress
+    assert "the loss on held-out answers has started to rise" in progress and "validation loss" not in progress
+    progress = alice_client.get(reverse("training:run_progress", args=[text.code])).content.decode()
+    assert "the validation loss has started to rise" in progress and "held-out answers" not in progress
+    # Still getting ready: an instruction run reads conversations.
+    TrainingRun.objects.filter(pk=chat.pk).update(status="running", total_steps=0, overfitting=False)
+    progress = alice_client.get(reverse("training:run_progress", args=[chat.code])).content.decode()
+    assert "Reading your conversations and measuring the model" in progress
+
+
+def test_the_new_run_forms_help_follows_the_dataset(alice_client, conversations, corpus):
+    chat_page = alice_client.get(reverse("training:run_new") + f"?dataset={conversations.code}").content.decode()
+    assert "Each is asked as a question" in chat_page and "continues the beginnings" not in chat_page
+    assert "picks up the voice and the format of your answers" in chat_page
+    assert "picks up your text's style" not in chat_page and "passes over your conversations" in chat_page
+    text_page = alice_client.get(reverse("training:run_new") + f"?dataset={corpus.code}").content.decode()
+    assert "continues the beginnings of a few lines of your text" in text_page
+    assert "picks up your text's style" in text_page and "Each is asked as a question" not in text_page
+    # Choosing another dataset fetches the estimate, which also brings the help for that dataset
+    # (out-of-band swaps of the preset's and the prompts' help, by id).
+    estimate = alice_client.get(reverse("training:run_estimate"), run_form(conversations)).content.decode()
+    assert '<small class="help" id="preset-help" hx-swap-oob="true">' in estimate
+    assert 'id="id_sample_prompts_helptext" hx-swap-oob="true">Optional, one per line' in estimate
+    assert "Each is asked as a question" in estimate and "picks up the voice and the format" in estimate
+    estimate = alice_client.get(reverse("training:run_estimate"), run_form(corpus)).content.decode()
+    assert "continues the beginnings of a few lines of your text" in estimate
+    assert "picks up your text's style" in estimate and "Each is asked as a question" not in estimate
+    # An estimate refused for another field still words the help for the dataset chosen.
+    refused = alice_client.get(reverse("training:run_estimate"),
+                               run_form(conversations, batch_size="-3")).content.decode()
+    assert "field-error" in refused and "Each is asked as a question" in refused
+    # The page itself holds one of each (the estimate inside it swaps nothing out of band).
+    assert chat_page.count('id="preset-help"') == 1 and chat_page.count('id="id_sample_prompts_helptext"') == 1
+    assert "hx-swap-oob" not in chat_page
+
+
+def test_the_seeded_course_tutor_counts_its_conversations_not_template_lines(alice, alice_client, bases):
+    from pathlib import Path
+
+    seed = Path(__file__).resolve().parents[2] / "training" / "seed" / "instructions"
+    for language, count in (("en", 304), ("ja", 309)):
+        data = (seed / f"{language}-course-tutor.jsonl").read_bytes()
+        dataset = make_checked_dataset(alice, upload(f"{language}-tutor.jsonl", data))
+        assert dataset.report["instructions"]["examples"] == count
+        assert dataset.report["lines"] == count  # the file's lines, not the template's (a line a message)
+        page = alice_client.get(reverse("training:dataset_detail", args=[dataset.code])).content.decode()
+        assert f"<dt>Conversations</dt><dd>{count}</dd>" in page
+        assert "<dt>Lines</dt>" not in page  # the template's 608 (618) lines were its messages, shown as such
+        assert f"<dt>Messages</dt><dd>{2 * count}</dd>" in page
+    text = make_checked_dataset(alice, upload("notes.txt", b"the ship sailed over the sea\n" * 300))
+    page = alice_client.get(reverse("training:dataset_detail", args=[text.code])).content.decode()
+    assert "<dt>Lines</dt><dd>300</dd>" in page and "<dt>Conversations</dt>" not in page

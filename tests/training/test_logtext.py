@@ -53,6 +53,45 @@ def test_the_progress_fragment_json_and_admin_show_the_log_in_the_viewers_langua
     assert "検証損失 3.4568" in admin_page and "An old line, kept as it was." in admin_page
 
 
+EVAL = {"step": 1200, "total_steps": 2400, "train_loss": 3.2, "val_loss": 3.45678, "val_bpc": 1.98765}
+
+
+def test_an_instruction_runs_log_speaks_of_held_out_answers(alice, alice_client, corpus, bases, admin_client):
+    """The engine writes the same codes for both tasks; an instruction run's lines say its loss is
+    measured on held-out answers (a text run's keep 'validation loss')."""
+    lines = [logtext.entry("eval", EVAL),
+             logtext.entry("done", {"base_val_loss": 6.0, "val_loss": 2.5, "base_val_bpc": 3.1, "val_bpc": 1.2}),
+             logtext.entry("cancelled")]
+    chat = new_run(alice, corpus, bases, status="cancelled", log_lines=lines, task=TrainingRun.INSTRUCTION_TASK)
+    text = new_run(alice, corpus, bases, status="running", log_lines=lines)
+    url = reverse("training:run_progress", args=[chat.code])
+    en = alice_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Step 1,200/2,400: training loss 3.2000, loss on held-out answers 3.4568 (1.988 bits per character)." in en
+    assert "Done: loss on held-out answers 6.0000 → 2.5000" in en and "validation loss" not in en
+    assert " Cancelled." in en  # a code with no instruction wording keeps its line
+    data = alice_client.get(url + "?format=json").json()
+    assert any("loss on held-out answers 3.4568" in line for line in data["log_lines"])
+    admin_page = admin_client.get(reverse("admin:training_trainingrun_change", args=[chat.pk]),
+                                  HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert "取っておいた会話の答えの損失 3.4568" in admin_page and "検証損失 3.4568" not in admin_page
+    alice.preferred_language = "ja"
+    alice.save()
+    ja = alice_client.get(url, HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert "訓練損失 3.2000、取っておいた会話の答えの損失 3.4568" in ja and "検証損失" not in ja
+    ja_text = alice_client.get(reverse("training:run_progress", args=[text.code]),
+                               HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert "検証損失 3.4568" in ja_text and "取っておいた会話の答えの損失 3.4568" not in ja_text
+
+
+def test_every_instruction_line_has_the_text_lines_code_and_parameters():
+    params = re.compile(r"%\(([a-z_]+)\)s")
+    assert set(logtext.INSTRUCTION_LINES) <= set(logtext.LINES)
+    for code, line in logtext.INSTRUCTION_LINES.items():
+        assert set(params.findall(str(line))) == set(params.findall(str(logtext.LINES[code]))), code
+        assert "validation" not in str(line) and "the text" not in str(line), code
+    assert logtext.say("eval", EVAL, instruction=False) == logtext.say("eval", EVAL)
+
+
 def test_a_line_shows_the_time_it_was_made_in_local_time(settings):
     line = {"t": "2025-01-01T03:04:05+00:00", "code": "cancelled", "params": {}}
     settings.TIME_ZONE = "Asia/Tokyo"
@@ -106,9 +145,15 @@ def test_every_plan_line_renders_in_both_languages(plan):
     code, params = run_config.plan_description({"steps": 300, "tokens_per_step": 1024, "epochs": 3.2, "preset": "quick",
                                           "budget_seconds": 60, "tokens_per_second": 9000.4, **plan})
     for language in ("en", "ja"):
-        with translation.override(language):
-            text = logtext.say(code, params)
-        assert not logtext.LEFTOVER.search(text) and "300" in text and "None" not in text, text
+        for instruction in (False, True):
+            with translation.override(language):
+                text = logtext.say(code, params, instruction=instruction)
+            assert not logtext.LEFTOVER.search(text) and "300" in text and "None" not in text, text
+            if language == "en":
+                assert ("passes over the conversations" in text) == instruction, text
+                assert ("passes over the text" in text) != instruction, text
+            else:
+                assert ("会話を約 3.2 回" in text) == instruction, text
     assert run_config.plan_description({}) is None
 
 

@@ -74,6 +74,9 @@ def check_instruction_dataset(path: str, *, block_size: int = 128, max_bytes: in
     corpus = Corpus(documents=documents, pieces=documents, separate_documents=True, bytes=size)
     result = _corpus_report(corpus, tokenizer_dir=None, block_size=block_size, base_kinds=base_kinds,
                             cache_dir=cache_dir, allow_short=True, phase=phase)
+    # The figures above count the conversations as the template writes them, a line a message:
+    # the file's own lines (a conversation each) are what a student can look up.
+    result.lines = report.lines
     result.instructions = report.to_dict()
     return result
 

@@ -25,6 +25,7 @@ from rq import get_current_job
 from rq.job import Callback
 
 from training import conf
+from training.priority import lower_priority
 from training.models import BaseModel, Dataset, dataset_upload_to
 from training.queueing import DEAD_STATUSES, job_fetch, job_status
 
@@ -86,8 +87,6 @@ def check_job(dataset_id: int, attempt: int) -> str:
     """The job: prepare (if pending) and check; "ready", "failed", "kept" (a refused
     re-cleaning left the dataset as it was) or "stale"."""
     if get_current_job() is not None:  # in a work horse (not a check run in-process): yield the CPU to pages
-        from training.worker import lower_priority
-
         lower_priority()
     if not _owned(dataset_id, attempt).update(check_started_at=timezone.now(), check_phase="preparing"):
         log.info("dataset %s check %s: not ours any more, nothing to do", dataset_id, attempt)

@@ -14,7 +14,6 @@ as the hosts have cores to spare, on any host that sees the Redis and the model 
 scripts/run.py and the test fixtures start both automatically.
 """
 import logging
-import os
 import time
 
 from django.db import connections
@@ -22,22 +21,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from rq.worker import SimpleWorker, Worker
 
 from training import conf
+from training.priority import lower_priority
 
 log = logging.getLogger(__name__)
 
-
-def lower_priority(niceness: int | None = None) -> int:
-    """Raise this process's nice value to WORKER_NICENESS (never lower it: an operator's `nice`
-    stands) and return it. Called before any thread starts: on Linux the value is per thread,
-    and threads created afterwards (torch's) inherit it. A work horse inherits its worker's."""
-    target = conf.worker_niceness() if niceness is None else niceness
-    try:
-        current = os.getpriority(os.PRIO_PROCESS, 0)
-        if target > current:
-            os.setpriority(os.PRIO_PROCESS, 0, target)
-        return max(target, current)
-    except (AttributeError, OSError):  # not on this platform, or not allowed
-        return 0
 
 
 class TrainingWorker(Worker):

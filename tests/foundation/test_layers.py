@@ -72,7 +72,7 @@ ROLES = {
     "dataset_check": RUNS,
     # rows, settings readers and pure helpers
     "models": DATA, "conf": DATA, "env": DATA, "health": DATA, "devservices": DATA, "markdown": DATA,
-    "reasons": DATA, "logtext": DATA, "charts": DATA, "loss_reading": DATA, "__init__": DATA,
+    "reasons": DATA, "priority": DATA, "logtext": DATA, "charts": DATA, "loss_reading": DATA, "__init__": DATA,
 }
 # Folders whose modules all play one role: commands and scripts are entry points, tags present.
 FOLDER_ROLES = {"management": ENTRY, "seed": ENTRY, "templatetags": PRESENTATION}

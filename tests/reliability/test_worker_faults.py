@@ -14,6 +14,7 @@ most once, and no checkpoint lost or corrupt (the newest complete one loads).
 """
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -180,7 +181,12 @@ def test_warm_then_cold_shutdown_of_the_worker(student, tiny, corpus, fault_work
     fault_worker.release("checkpoint:5")
     wait_status(first, {"succeeded", "failed", "cancelled"}, timeout=90, worker=worker)
     assert first.status == "succeeded", first.error_detail
-    assert worker.process.wait(30) == 0
+    # After "succeeded" the horse still prunes the run's files and the worker records the job:
+    # on a loaded machine that takes a while, so wait for the exit as long as for a status.
+    try:
+        assert worker.process.wait(120) == 0, worker.output()[-3000:]
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the worker did not exit after its warm shutdown:\n" + worker.output()[-3000:]) from None
     assert_finished_cleanly(first)
 
     second = queue_run(student, tiny, corpus, max_steps=80)

@@ -9,7 +9,7 @@ import pytest
 SNIPPET = """
 import os, sys
 os.setpriority(os.PRIO_PROCESS, 0, int(sys.argv[1]))
-from training.worker import lower_priority
+from training.priority import lower_priority
 print(lower_priority(int(sys.argv[2])), os.getpriority(os.PRIO_PROCESS, 0))
 """
 
@@ -46,3 +46,15 @@ def test_the_default_is_niced_and_tests_are_not(settings):
 
     assert site_settings.WORKER_NICENESS == int(os.environ.get("WORKER_NICENESS", 10))
     assert settings.WORKER_NICENESS == 0
+
+
+@pytest.mark.django_db
+def test_a_dataset_check_lowers_its_priority_only_in_a_work_horse(monkeypatch):
+    from training import dataset_check
+
+    called = []
+    monkeypatch.setattr(dataset_check, "lower_priority", lambda *a: called.append(True))
+    assert dataset_check.check_job(999_999, 1) == "stale"  # in-process (a test, a command): untouched
+    monkeypatch.setattr(dataset_check, "get_current_job", lambda: object())
+    assert dataset_check.check_job(999_999, 1) == "stale"
+    assert called == [True]

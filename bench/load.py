@@ -26,7 +26,9 @@ weights, saved locally (`--attack-model tiny`: a 2-layer one, for a machine too 
 124M). The site runs one inference worker (as `make run` does). It prints the students'
 figures as above and how the hostile requests were answered (200, 429 over the student's
 limits, 503 busy); the target is the students' page p95 under 300 ms with no errors while
-under that attack. Only 127.0.0.1 is ever contacted.
+under that attack. Only 127.0.0.1 is ever contacted. `--proxy nginx` puts a local nginx in
+front of gunicorn that includes deploy/nginx's limit files, as a deployment does (the
+hostile clients then mostly meet nginx's 429s); without it the clients talk to gunicorn directly.
 
 The workers run at WORKER_NICENESS (10 unless the environment says otherwise), as deployed:
 `WORKER_NICENESS=0 .venv/bin/python bench/load.py` measures the same site with workers at the
@@ -60,6 +62,36 @@ PAGE_KINDS = ("lesson", "dashboard", "catalog", "quiz")
 LESSONS = ["01-what-is-an-llm", "02-transformer", "03-tokenization"]
 ATTACK_TEXTS = ["東京メトロに乗って、猫カフェへ行く。" * 12, "Once upon a time a ship sailed over the grey sea. " * 4,
                 "吾輩は猫である。名前はまだ無い。" * 10]
+
+# --proxy nginx: a local nginx (no TLS) that includes the deployment's limit files.
+NGINX_CONF = """
+daemon off;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    include {deploy}/llmschool-limits-http.conf;
+    upstream llmschool_web {{ server {upstream}; keepalive 32; }}
+    server {{
+        listen {host}:{port};
+        client_max_body_size 11m;
+        include {deploy}/llmschool-limits-server.conf;
+        location / {{
+            proxy_pass http://llmschool_web;
+            proxy_set_header Host $host;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+"""
 
 # A GPT-2-architecture model with random weights and the real GPT-2 tokenizer, saved locally.
 MODEL_SCRIPT = """
@@ -116,8 +148,9 @@ print("CODES=" + json.dumps(codes))
 class Site:
     """Redis, a training worker, an inference worker and gunicorn in a throwaway VAR_DIR."""
 
-    def __init__(self, workdir: Path, web_workers: int, threads: int):
+    def __init__(self, workdir: Path, web_workers: int, threads: int, proxy: str = "none"):
         self.workdir = workdir
+        self.proxy = proxy
         self.web_workers = web_workers
         self.threads = threads
         self.processes: list[subprocess.Popen] = []
@@ -175,6 +208,25 @@ class Site:
         self.processes += [self.worker, self.inference, self.web]
         self.logs = logs
         wait(lambda: http_status(self.url + "/healthz") == 200, 60, "gunicorn to answer /healthz")
+        if self.proxy == "nginx":
+            self.start_nginx()
+
+    def start_nginx(self):
+        """nginx in front of gunicorn with deploy/nginx's limits (the same files a deployment
+        includes), so the clients meet what they would meet in production."""
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        if not Path(nginx).exists():
+            raise SystemExit("--proxy nginx: nginx is not installed (apt-get install nginx-light)")
+        port, prefix = free_port(), self.workdir / "nginx"
+        prefix.mkdir()
+        conf = prefix / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(prefix=prefix, deploy=ROOT / "deploy" / "nginx", port=port,
+                                          upstream=f"{HOST}:{self.port}", host=HOST))
+        step(f"nginx on port {port} in front of gunicorn (deploy/nginx limits)")
+        self.processes.append(subprocess.Popen([nginx, "-p", str(prefix), "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                               stderr=open(self.logs / "nginx.log", "wb"), start_new_session=True))
+        self.url = f"http://{HOST}:{port}"
+        wait(lambda: http_status(self.url + "/healthz") == 200, 30, "nginx to answer /healthz")
 
     def manage(self, *args) -> str:
         done = subprocess.run([PYTHON, str(ROOT / "manage.py"), *args], cwd=ROOT, env=self.env, capture_output=True,
@@ -483,13 +535,15 @@ def main() -> int:
     parser.add_argument("--attack-students", type=int, default=20, help="students browsing during the attack")
     parser.add_argument("--attack-model", choices=("gpt2", "tiny"), default="gpt2",
                         help="the attacked run's model: GPT-2 small's architecture (124M) or a 2-layer one")
+    parser.add_argument("--proxy", choices=("none", "nginx"), default="none",
+                        help="nginx in front of gunicorn with deploy/nginx's per-student limits (needs nginx)")
     parser.add_argument("--keep", action="store_true", help="keep the throwaway folder (logs, database)")
     args = parser.parse_args()
     seconds = min(max(1.0, args.seconds), 300.0)
     most = max(*args.students, args.attack_students if args.hostile else 0)
 
     workdir = Path(tempfile.mkdtemp(prefix="llmschool-load-"))
-    site = Site(workdir, args.web_workers, args.threads)
+    site = Site(workdir, args.web_workers, args.threads, args.proxy)
     all_met = True
     try:
         site.start(most, args.train_steps, args.hostile, args.attack_model)
@@ -506,7 +560,8 @@ def main() -> int:
         step("waiting for the first run to train")
         wait(lambda: training_step(site, students[0])[0] == "running" and training_step(site, students[0])[1] > 0,
              180, "the run to start training")
-        print(f"· site {site.url}: gunicorn -w {args.web_workers} --threads {args.threads}, 1 training worker, "
+        proxy = "nginx (deploy/nginx limits) in front of " if args.proxy == "nginx" else ""
+        print(f"· site {site.url}: {proxy}gunicorn -w {args.web_workers} --threads {args.threads}, 1 training worker, "
               f"1 inference worker (both at nice {os.environ.get('WORKER_NICENESS') or 10}: WORKER_NICENESS), SQLite "
               f"WAL, embedded Redis; {os.cpu_count()} CPU cores (shared by the load generator)")
         for count in args.students:

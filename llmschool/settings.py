@@ -292,6 +292,10 @@ INFERENCE_WAIT_SECONDS = envfloat("INFERENCE_WAIT_SECONDS", 20.0,
                                   "answers \"busy, try again\"", minimum=0.1, maximum=300)
 INFERENCE_RATE_PER_MINUTE = envint("INFERENCE_RATE_PER_MINUTE", 60,
                                    "lab and playground requests one student may make per minute (then 429)", minimum=1)
+INFERENCE_WAITING_PER_PROCESS = envint("INFERENCE_WAITING_PER_PROCESS", 2,
+                                      "threads of one web process that may wait for an inference answer at once "
+                                      "(more are answered \"busy\" at once, so the others serve pages; keep it "
+                                      "below gunicorn's --threads)", minimum=1)
 INFERENCE_MAX_QUEUED = envint("INFERENCE_MAX_QUEUED", 8,
                               "requests waiting in the inference queue beyond which new ones are answered \"busy\" "
                               "at once (raise it with the number of inference workers)", minimum=1)

@@ -160,6 +160,10 @@ def inference_rate_per_minute() -> int:
     return settings.INFERENCE_RATE_PER_MINUTE
 
 
+def inference_waiting_per_process() -> int:
+    return settings.INFERENCE_WAITING_PER_PROCESS
+
+
 def inference_max_queued() -> int:
     return settings.INFERENCE_MAX_QUEUED
 

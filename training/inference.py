@@ -13,9 +13,12 @@ says what the workers do and how to add a task).
 Limits live in Redis (keys below PREFIX): a per-student in-flight key whose value is the job id
 (released by the caller when it has the answer or withdrew the job, else by the worker when the
 job ends, else by its TTL), and a per-student counter that expires a minute after its first
-request.
+request. In each web process, at most INFERENCE_WAITING_PER_PROCESS threads wait for an answer
+at once; another request is answered "busy" at once, so the process's other threads stay free
+for pages (a gunicorn gthread worker queues a new connection behind its busy threads).
 """
 import logging
+import threading
 import time
 import uuid
 
@@ -35,6 +38,18 @@ PREFIX = "llmschool:inference"
 RESULT_TTL = 60
 RATE_WINDOW_SECONDS = 60
 BLOCK_STEP_SECONDS = 3.0
+
+_waiting = None  # the process's semaphore of waiting threads (made on first use, from the setting)
+_waiting_lock = threading.Lock()
+
+
+def waiting_slots() -> threading.BoundedSemaphore:
+    global _waiting
+    with _waiting_lock:
+        if _waiting is None:
+            _waiting = threading.BoundedSemaphore(conf.inference_waiting_per_process())
+        return _waiting
+
 
 # Deletes the in-flight key only while it still names this job (a later request may own it).
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
@@ -93,6 +108,16 @@ def busy_message() -> str:
 def inference_call(user, task: str, payload: dict, *, wait: float | None = None):
     """Run `task` with `payload` (plain values) on an inference worker, within the user's limits."""
     wait = conf.inference_wait_seconds() if wait is None else wait
+    slots = waiting_slots()
+    if not slots.acquire(blocking=False):
+        raise InferenceBusy(busy_message())
+    try:
+        return _call(user, task, payload, wait)
+    finally:
+        slots.release()
+
+
+def _call(user, task: str, payload: dict, wait: float):
     try:
         redis = connection()
         _count_request(redis, user.pk)

@@ -57,6 +57,22 @@ def test_a_full_queue_answers_busy_at_once(alice_client, alice_run, unserved, se
     assert unserved.count == 1
 
 
+def test_when_the_process_has_its_waiting_threads_a_request_is_busy_at_once(alice_client, alice, alice_run,
+                                                                          unserved, monkeypatch):
+    """Threads waiting for answers are capped per web process, so that its other threads serve
+    pages: one more lab request is answered busy without being counted or queued."""
+    slots = threading.BoundedSemaphore(1)
+    monkeypatch.setattr(inference, "_waiting", slots)
+    assert slots.acquire(blocking=False)  # the process's one waiting thread, elsewhere
+    try:
+        assert error_of(next_token(alice_client, alice_run, expect=503))["code"] == "busy"
+        assert unserved.count == 0 and inference.connection().get(inference.rate_key(alice.pk)) is None
+    finally:
+        slots.release()
+    assert inference.waiting_slots() is slots and slots.acquire(blocking=False)  # the refusal took no slot
+    slots.release()
+
+
 # -- one request in flight ----------------------------------------------------------------------
 
 def test_a_second_request_while_one_is_in_flight_is_refused(alice_client, alice, alice_run, unserved,

@@ -3,6 +3,7 @@ the web processes, so a page never waits behind a model on a machine that hosts 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,18 +15,31 @@ print(lower_priority(int(sys.argv[2])), os.getpriority(os.PRIO_PROCESS, 0))
 """
 
 
-def nice_after(start: int, target: int) -> tuple[int, int]:
+def nice_after(start: int, target: int, *, own_session: bool = False) -> tuple[int, ...]:
+    """(what lower_priority returned, the process's nice value, its autogroup's nice)."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "llmschool.test_settings"}
-    code = "import django; django.setup()\n" + SNIPPET
+    code = ("import django; django.setup()\n" + SNIPPET.replace("print(", "from training.priority import "
+            "autogroup_nice\nprint(") .replace("os.getpriority(os.PRIO_PROCESS, 0))",
+                                          "os.getpriority(os.PRIO_PROCESS, 0), autogroup_nice())"))
     out = subprocess.run([sys.executable, "-c", code, str(start), str(target)], env=env, check=True,
-                         capture_output=True, text=True).stdout.split()
-    return int(out[0]), int(out[1])
+                         capture_output=True, text=True, start_new_session=own_session).stdout.split()
+    return tuple(int(value) for value in out)  # (an autogroup's nice is None without autogroups: skipped)
 
 
 def test_a_worker_raises_its_nice_value_but_never_lowers_an_operators():
-    assert nice_after(0, 10) == (10, 10)
-    assert nice_after(15, 10) == (15, 15)  # started under `nice -n 15`: stays there
-    assert nice_after(0, 0) == (0, 0)
+    assert nice_after(0, 10)[:2] == (10, 10)
+    assert nice_after(15, 10)[:2] == (15, 15)  # started under `nice -n 15`: stays there
+    assert nice_after(0, 0)[:2] == (0, 0)
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="no Linux autogroups here")
+def test_a_worker_in_its_own_session_lowers_its_autogroup_and_one_in_a_shared_session_does_not():
+    """Linux shares the CPU between sessions first: nice alone would not reach the web server's
+    session. A worker leading its own session (as `make run` starts it) lowers the session's
+    autogroup; one sharing a session with, say, gunicorn must not slow gunicorn with it."""
+    assert nice_after(0, 10, own_session=True) == (10, 10, 10)
+    shared = int(Path("/proc/self/autogroup").read_text().split()[-1])
+    assert nice_after(0, 10, own_session=False)[2] == shared
 
 
 @pytest.mark.django_db

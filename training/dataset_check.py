@@ -20,13 +20,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from redis.exceptions import RedisError
-from rq.exceptions import DuplicateJobError
 from rq import get_current_job
+from rq.exceptions import DuplicateJobError
 from rq.job import Callback
 
 from training import conf
-from training.priority import lower_priority
 from training.models import BaseModel, Dataset, dataset_upload_to
+from training.priority import lower_priority
 from training.queueing import DEAD_STATUSES, job_fetch, job_status
 
 log = logging.getLogger(__name__)

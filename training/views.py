@@ -258,11 +258,10 @@ def run_new(request):
 def run_estimate(request):
     form = RunForm(request.GET, user=request.user)
     estimate = _estimate(form)
+    form.use_task_wording(estimate.get("instruction", False))
     # The fragment also brings the form's help worded for the dataset chosen (htmx out-of-band swaps).
     return render(request, "training/includes/run_estimate.html", {
-        "estimate": estimate, "task_wording": True,
-        "prompts_help": RunForm.SAMPLE_PROMPTS_HELP_INSTRUCTION if estimate.get("instruction")
-        else RunForm.base_fields["sample_prompts"].help_text})
+        "estimate": estimate, "task_wording": True, "prompts_help": form.fields["sample_prompts"].help_text})
 
 
 # One run ----------------------------------------------------------------------------------

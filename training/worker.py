@@ -26,7 +26,6 @@ from training.priority import lower_priority
 log = logging.getLogger(__name__)
 
 
-
 class TrainingWorker(Worker):
     def __init__(self, *args, **kwargs):
         lower_priority()

@@ -128,8 +128,11 @@ def lab_call(client, route, data):
 
 
 @pytest.mark.parametrize("route", lab_api_routes(), ids=lambda r: r.name)
-def test_the_lab_will_not_open_another_students_model(client, world, route):
+def test_the_lab_will_not_open_another_students_model(client, world, route, settings):
     """The lab names models in the query string (?model=<code>), so the URLconf scan above misses it."""
+    # Alice's own model passes the ownership check and is queued; no inference worker runs here,
+    # so it is answered "busy" after this wait (the default, 20 s, would only slow the suite).
+    settings.INFERENCE_WAIT_SECONDS = 1
     client.force_login(world.bob)
     for what, code in world.owned_codes().items():
         response = lab_call(client, route, {"model": str(code), "text": "hello", "prompt": "hello"})

@@ -105,6 +105,12 @@ class RunForm(forms.Form):
         "Optional, one per line (at most 3, up to 100 characters each). Each is asked as a question; the model "
         "also answers a few questions of your conversations that it never trained on.")
 
+    MAX_STEPS_HELP_INSTRUCTION = _(
+        "Empty: the preset's time budget decides. Set: the run trains at most this many steps, whatever the "
+        "preset or the epochs say; it still stops sooner when the loss on held-out answers stops improving.")
+    # The fields whose help depends on the dataset's kind: the estimate fragment swaps them (htmx).
+    TASK_WORDED_FIELDS = ("sample_prompts", "max_steps")
+
     ADVANCED = ("epochs", "learning_rate", "batch_size", "block_size", "max_steps", "lora", "sample_prompts")
 
     def __init__(self, *args, user, **kwargs):
@@ -155,6 +161,11 @@ class RunForm(forms.Form):
         """Say the help of the fields the way the chosen dataset's runs work (a text or conversations)."""
         if instruction:
             self.fields["sample_prompts"].help_text = self.SAMPLE_PROMPTS_HELP_INSTRUCTION
+            self.fields["max_steps"].help_text = self.MAX_STEPS_HELP_INSTRUCTION
+
+    def task_worded_help(self) -> list[tuple[str, str]]:
+        """(help element id, text) of the fields use_task_wording words, as templates/includes/form.html ids them."""
+        return [(f"{self[name].id_for_label}_helptext", self.fields[name].help_text) for name in self.TASK_WORDED_FIELDS]
 
     def clean_base(self):
         value = self.cleaned_data["base"]

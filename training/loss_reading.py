@@ -43,20 +43,23 @@ def loss_observation(history: list[dict]) -> dict:
     return {"code": "levelling_off", "params": {"last": round(last, 3), "last_step": last_step}}
 
 
-def observation_text(observation: dict) -> str:
-    params = observation["params"]
+def observation_text(observation: dict, *, instruction: bool = False) -> str:
+    """The observation in words. An instruction run's held-out loss is measured on answers only,
+    and is named so (as on its progress page)."""
+    params = {**observation["params"],
+              "loss": _("Held-out loss on answers") if instruction else _("Validation loss")}
     texts = {
         "too_few_points": _("Too few validation points to judge yet: train for more steps and look again."),
-        "overfitting": _("Validation loss rose after step %(step)s (from %(best)s to %(last)s) while training "
+        "overfitting": _("%(loss)s rose after step %(step)s (from %(best)s to %(last)s) while training "
                          "loss kept falling: the model started to memorise its training text (overfitting). "
                          "The checkpoint from step %(step)s would generalise best."),
         "unstable": _("Both losses rose after step %(step)s: training became unstable. A lower learning rate "
                       "would probably help."),
-        "still_falling": _("Validation loss was still falling at the end (from %(from)s to %(last)s): train "
+        "still_falling": _("%(loss)s was still falling at the end (from %(from)s to %(last)s): train "
                            "longer. More steps will probably make the model better."),
-        "plateau": _("Validation loss has been flat for the last %(points)s evaluations, at %(last)s: more steps "
+        "plateau": _("%(loss)s has been flat for the last %(points)s evaluations, at %(last)s: more steps "
                      "alone will not help much. More text or a larger model might."),
-        "levelling_off": _("Validation loss did not improve at the last evaluation (%(last)s): it may be levelling "
+        "levelling_off": _("%(loss)s did not improve at the last evaluation (%(last)s): it may be levelling "
                            "off. Training a little longer would show whether it has reached a plateau."),
     }
     return texts[observation["code"]] % params

@@ -261,7 +261,7 @@ def run_estimate(request):
     form.use_task_wording(estimate.get("instruction", False))
     # The fragment also brings the form's help worded for the dataset chosen (htmx out-of-band swaps).
     return render(request, "training/includes/run_estimate.html", {
-        "estimate": estimate, "task_wording": True, "prompts_help": form.fields["sample_prompts"].help_text})
+        "estimate": estimate, "task_wording": True, "task_helps": form.task_worded_help()})
 
 
 # One run ----------------------------------------------------------------------------------

@@ -544,7 +544,7 @@
   }
 
   // options (the learning-rate chart): series [[key, field], ...], fromZero (the y axis starts at 0),
-  // format (tick labels), title.
+  // format (tick labels), title, bestLabel (the marker's label).
   function lossChart(history, marker, options) {
     const opts = options || {};
     const format = opts.format || ((value) => number(value));
@@ -580,7 +580,7 @@
       svg("text", { class: "axis-title", x: width - right, y: height - 2, "text-anchor": "end" }, T.loss_step));
     if (marker !== null) {
       chart.append(svg("line", { class: "marker", x1: px(marker), x2: px(marker), y1: top, y2: height - bottom }),
-        svg("text", { class: "marker-label", x: px(marker) + 4, y: top + 10 }, T.loss_best + " (" + number(marker, 0) + ")"));
+        svg("text", { class: "marker-label", x: px(marker) + 4, y: top + 10 }, (opts.bestLabel || T.loss_best) + " (" + number(marker, 0) + ")"));
     }
     series.forEach((s) => {
       if (s.points.length === 1) {
@@ -613,10 +613,13 @@
       if (data.history.length) {
         const observation = data.observation || {};
         const marker = ["overfitting", "unstable"].includes(observation.code) ? observation.params.step : null;
-        parts.push(el("figure", { class: "lab-loss" }, lossChart(data.history, marker),
+        // An instruction run's held-out loss is measured on answers only: named so.
+        const answers = Boolean(run.is_instruction);
+        parts.push(el("figure", { class: "lab-loss" },
+          lossChart(data.history, marker, { bestLabel: answers ? T.loss_best_answers : T.loss_best }),
           el("figcaption", { class: "lab-legend" },
             el("span", { class: "lab-legend-train" }, T.loss_train),
-            el("span", { class: "lab-legend-val" }, T.loss_val))));
+            el("span", { class: "lab-legend-val" }, answers ? T.loss_val_answers : T.loss_val))));
       }
       // {{ lab:my-run-loss show="lr" }}: the learning rate of every history point, under the loss.
       const lrPoints = root.dataset.show === "lr" ? data.history.filter((p) => p.lr !== null && p.lr !== undefined) : [];

@@ -49,6 +49,20 @@ def test_a_mixed_card_says_it_in_both_japanese_first():
     assert card.count("AutoModelForCausalLM.from_pretrained") == 2
 
 
+def test_an_instruction_runs_card_names_its_loss_and_samples_for_answers():
+    """Its held-out loss counts answers only and its samples answer questions: the card says so."""
+    chat = {**FACTS, "data": {**FACTS["data"], "examples": 300, "val_examples": 30, "lines": 600},
+            "samples": [{"prompt": "What is a token?", "base": "xyz", "tuned": "A piece of text."}]}
+    card = model_card(**chat, language="en", chat=True)
+    assert "## Metrics (held-out answers)" in card and "| loss on held-out answers | 3.25 |" in card
+    assert "| conversations | 300 |" in card and "| held-out conversations | 30 |" in card
+    assert "**Question:** What is a token?" in card and "apply_chat_template" in card
+    assert "validation loss" not in card and "**Prompt:**" not in card
+    card = model_card(**chat, language="ja", chat=True)
+    assert "| 取っておいた会話の答えの損失 | 3.25 |" in card and "| 会話の数 | 300 |" in card
+    assert "**質問：** What is a token?" in card and "検証損失" not in card
+
+
 def test_an_unknown_card_language_is_refused():
     with pytest.raises(ValueError):
         model_card(**FACTS, language="fr")

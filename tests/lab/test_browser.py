@@ -1,6 +1,9 @@
 """The lab in headless Chromium: every explorer hydrates on /lab/ and inside a lesson, in
 Japanese and English, with a student's own model; picks step the text on."""
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from tests.factories import PASSWORD
 
@@ -83,7 +86,7 @@ def test_the_loss_widget_draws_the_learning_rate_when_asked(page, live_server, t
     from tests.factories import make_user
 
     user = make_user("kenta")
-    make_lab_run(user, name="lr-run", history=[
+    make_lab_run(user, name="lr-run", task="instruction", history=[
         {"step": s, "train_loss": 4.0 - s / 50, "val_loss": 4.1 - s / 60 if s % 10 == 0 else None,
          "lr": 5e-5 * min(1.0, s / 5) * (1 - s / 60)} for s in range(1, 51)])
     course = Course.objects.create(slug="lr-e2e", language="en", title="LR course", published=True, order=1)
@@ -96,6 +99,9 @@ def test_the_loss_widget_draws_the_learning_rate_when_asked(page, live_server, t
     page.wait_for_selector(".lab-my-run-loss .lab-lr polyline.series-lr")
     assert page.locator(".lab-my-run-loss figure").count() == 2  # loss, then learning rate
     assert "e-5" in page.inner_text(".lab-my-run-loss .lab-lr")  # tick labels in scientific notation
+    # An instruction run's held-out loss counts answers only: its legend says so.
+    expect(page.locator(".lab-my-run-loss .lab-legend-val")).to_have_text(
+        re.compile("held-out loss on answers|取っておいた会話の答えの損失"))
     assert errors == []
 
 

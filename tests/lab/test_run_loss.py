@@ -139,3 +139,23 @@ def test_api_gives_the_learning_rate_of_every_point(client, alice, make_lab_run)
     client.force_login(alice)
     data = client.get(reverse("lab:api_my_run_loss")).json()
     assert [p["lr"] for p in data["history"]] == [5e-5, 4.9e-5, None]
+
+
+def test_an_instruction_runs_curve_is_named_as_its_loss_is_measured(alice_client, alice, make_lab_run):
+    """An instruction run's held-out loss counts answers only: the lab names it so, as the run's
+    progress page does, in both languages."""
+    from training.models import TrainingRun
+
+    observation = loss_observation(OVERFIT)
+    with translation.override("en"):
+        assert observation_text(observation, instruction=True).startswith("Held-out loss on answers rose")
+        assert observation_text(observation).startswith("Validation loss rose")
+    with translation.override("ja"):
+        assert "取っておいた会話の答えの損失はステップ 30" in observation_text(observation, instruction=True)
+        assert "検証損失はステップ 30" in observation_text(observation)
+    chat = make_lab_run(alice, name="tutor", history=OVERFIT, task=TrainingRun.INSTRUCTION_TASK)
+    data = alice_client.get(reverse("lab:api_my_run_loss"), {"run": str(chat.code)}).json()
+    assert data["run"]["is_instruction"] and "取っておいた会話の答えの損失は" in data["observation"]["text"]
+    text = make_lab_run(alice, name="diary", history=OVERFIT)
+    data = alice_client.get(reverse("lab:api_my_run_loss"), {"run": str(text.code)}).json()
+    assert not data["run"]["is_instruction"] and "検証損失は" in data["observation"]["text"]

@@ -268,16 +268,21 @@ def test_the_new_run_forms_help_follows_the_dataset(alice_client, conversations,
     estimate = alice_client.get(reverse("training:run_estimate"), run_form(conversations)).content.decode()
     assert '<small class="help" id="preset-help" hx-swap-oob="true">' in estimate
     assert 'id="id_sample_prompts_helptext" hx-swap-oob="true">Optional, one per line' in estimate
+    assert 'id="id_max_steps_helptext" hx-swap-oob="true">' in estimate
+    assert "stops sooner when the loss on held-out answers stops improving" in estimate
     assert "Each is asked as a question" in estimate and "picks up the voice and the format" in estimate
     estimate = alice_client.get(reverse("training:run_estimate"), run_form(corpus)).content.decode()
     assert "continues the beginnings of a few lines of your text" in estimate
     assert "picks up your text's style" in estimate and "Each is asked as a question" not in estimate
+    assert "stops sooner when the validation loss stops improving" in estimate
     # An estimate refused for another field still words the help for the dataset chosen.
     refused = alice_client.get(reverse("training:run_estimate"),
                                run_form(conversations, batch_size="-3")).content.decode()
     assert "field-error" in refused and "Each is asked as a question" in refused
     # The page itself holds one of each (the estimate inside it swaps nothing out of band).
     assert chat_page.count('id="preset-help"') == 1 and chat_page.count('id="id_sample_prompts_helptext"') == 1
+    assert chat_page.count('id="id_max_steps_helptext"') == 1
+    assert "stops sooner when the loss on held-out answers" in chat_page
     assert "hx-swap-oob" not in chat_page
 
 
@@ -294,6 +299,9 @@ def test_the_seeded_course_tutor_counts_its_conversations_not_template_lines(ali
         assert f"<dt>Conversations</dt><dd>{count}</dd>" in page
         assert "<dt>Lines</dt>" not in page  # the template's 608 (618) lines were its messages, shown as such
         assert f"<dt>Messages</dt><dd>{2 * count}</dd>" in page
+        # A conversation is one training example: no 128-token blocks are counted or explained.
+        assert "<dt>Training blocks</dt>" not in page and "Each conversation is one training example" in page
     text = make_checked_dataset(alice, upload("notes.txt", b"the ship sailed over the sea\n" * 300))
     page = alice_client.get(reverse("training:dataset_detail", args=[text.code])).content.decode()
     assert "<dt>Lines</dt><dd>300</dd>" in page and "<dt>Conversations</dt>" not in page
+    assert "<dt>Training blocks</dt>" in page and "A block is one training example of 128 tokens" in page

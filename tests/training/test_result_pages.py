@@ -90,6 +90,13 @@ def test_compare_two_runs(alice_client, alice, corpus):
     page = alice_client.get(reverse("training:compare") + f"?a={a.code}&b={b.code}", HTTP_ACCEPT_LANGUAGE="en")
     html = page.content.decode()
     assert page.status_code == 200 and "Side by side" in html and html.count("<polyline") == 2
+    assert "Held-out loss on answers" not in html
+    # Two instruction runs: their held-out loss counts answers only, and the table and legend say so.
+    TrainingRun.objects.filter(pk__in=[a.pk, b.pk]).update(task=TrainingRun.INSTRUCTION_TASK)
+    html = alice_client.get(reverse("training:compare") + f"?a={a.code}&b={b.code}",
+                            HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<th scope="row">Held-out loss on answers</th>' in html
+    assert "A · Held-out loss on answers" in html and "B · Held-out loss on answers" in html
 
 
 def test_students_never_see_technical_detail(alice_client, alice, corpus):

@@ -92,6 +92,13 @@ METRIC_LABELS = {
            "perplexity": "パープレキシティ", "val_bpc": "1 文字あたりのビット数",
            "exported_step": "書き出したステップ（検証損失が最小のもの）", "steps": "学習したステップ数"},
 }
+# An instruction run's held-out loss counts answers only (its card, like its progress page, says so).
+CHAT_METRIC_LABELS = {
+    "en": {"base_val_loss": "loss on held-out answers of the base", "val_loss": "loss on held-out answers",
+           "exported_step": "exported step (lowest loss on held-out answers)"},
+    "ja": {"base_val_loss": "ベースモデルの取っておいた会話の答えの損失", "val_loss": "取っておいた会話の答えの損失",
+           "exported_step": "書き出したステップ（取っておいた会話の答えの損失が最小のもの）"},
+}
 DATA_LABELS = {
     "en": {"chars": "characters", "lines": "lines", "duplicate_lines": "duplicate lines",
            "japanese_share": "share of Japanese characters", "bytes": "bytes", "tokens": "tokens",
@@ -105,6 +112,15 @@ DATA_LABELS = {
            "vocab_size": "語彙数", "val_tokens": "評価に使ったトークン数", "val_chars": "評価に使った文字数",
            "longest_tokens": "学習した語彙の中で特に長いトークン", "repeated_lines": "よく繰り返される行"},
 }
+# An instruction run's data: its conversations, as the chat template writes them (a line a message).
+CHAT_DATA_LABELS = {
+    "en": {"lines": "lines (a message each, as the chat template writes them)", "examples": "conversations",
+           "train_examples": "training conversations", "val_examples": "held-out conversations",
+           "cut_examples": "conversations cut to the block", "answer_tokens": "answer tokens (what is learned)"},
+    "ja": {"lines": "行数（チャットテンプレートで書き出した、メッセージごとの行）", "examples": "会話の数",
+           "train_examples": "学習に使った会話", "val_examples": "取っておいた会話",
+           "cut_examples": "ブロックの長さで切られた会話", "answer_tokens": "答えのトークン数（学習するもの）"},
+}
 
 
 def model_card(*, base: str, base_kind: str, data: dict, hyperparameters: dict, metrics: dict,
@@ -116,7 +132,7 @@ def model_card(*, base: str, base_kind: str, data: dict, hyperparameters: dict, 
     if language not in CARD_LANGUAGES:
         raise ValueError(f"card language must be one of {CARD_LANGUAGES}, not {language!r}")
     languages = ["ja", "en"] if language == "both" else [language]
-    bodies = [_card(CARD_WORDS[lang], lang, base=base, base_kind=base_kind, data=data,
+    bodies = [_card({**CARD_WORDS[lang], **(CHAT_CARD_WORDS[lang] if chat else {})}, lang, base=base, base_kind=base_kind, data=data,
                     hyperparameters=hyperparameters, metrics=metrics, samples=samples, chat=chat) for lang in languages]
     front = f"""---
 library_name: transformers
@@ -128,6 +144,22 @@ tags: [gpt2, llmschool]
 """
     return front + "\n---\n\n".join(bodies)
 
+
+# An instruction run's card words its metrics and samples for answers and questions.
+CHAT_CARD_WORDS = {
+    "en": {"metrics": "Metrics (held-out answers)",
+           "bpc": "The loss counts only the assistant's answers of conversations held out from training. Bits "
+                  "per character count it per character of those answers instead of per token, so they compare "
+                  "models whose tokenizers differ.",
+           "samples": "Answers to held-out questions (same seed and settings before and after training)",
+           "sample": "**Question:** {prompt}\n\n- before: {before!r}\n- after: {after!r}"},
+    "ja": {"metrics": "評価指標（取っておいた会話の答え）",
+           "bpc": "損失は、学習に使わずに取っておいた会話のうち、アシスタントの答えだけで数えています。1 文字あたりの"
+                  "ビット数はそれをトークン単位ではなく答えの文字単位で数え直したもので、トークナイザーが違うモデル"
+                  "同士でも比べられます。",
+           "samples": "取っておいた質問への答え（学習前と学習後で同じシード・同じ設定）",
+           "sample": "**質問：** {prompt}\n\n- 学習前：{before!r}\n- 学習後：{after!r}"},
+}
 
 # The card's sentences in each language: the same facts, each written natively.
 CARD_WORDS = {
@@ -177,13 +209,13 @@ def _card(words: dict, language: str, *, base, base_kind, data, hyperparameters,
 
 {words["metric_head"]}
 | --- | --- |
-{_rows(metrics, METRIC_LABELS[language])}
+{_rows(metrics, {**METRIC_LABELS[language], **(CHAT_METRIC_LABELS[language] if chat else {})})}
 
 ## {words["data"]}
 
 {words["data_head"]}
 | --- | --- |
-{_rows(_data_figures(data), DATA_LABELS[language])}
+{_rows(_data_figures(data), {**DATA_LABELS[language], **(CHAT_DATA_LABELS[language] if chat else {})})}
 
 ## {words["hyperparameters"]}
 

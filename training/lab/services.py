@@ -228,8 +228,8 @@ def run_loss_view(user, code=None) -> dict:
     return {
         "run": {"code": str(run.code), "name": run.display_name, "status": run.status,
                 "status_label": str(run.get_status_display()), "is_demo": run.is_demo,
-                "is_own": run.owner_id == user.pk},
+                "is_own": run.owner_id == user.pk, "is_instruction": run.is_instruction},
         "history": history,
         "bpc": bpc_summary(history),
-        "observation": {**observation, "text": observation_text(observation)},
+        "observation": {**observation, "text": observation_text(observation, instruction=run.is_instruction)},
     }

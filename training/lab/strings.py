@@ -139,5 +139,8 @@ def _widget_texts() -> dict:
         "loss_bpc": _("Bits per character on held-out text: {first} at the first evaluation, {last} at the latest."),
         "loss_step": _("step"),
         "loss_best": _("lowest validation loss"),
+        # an instruction run's held-out loss is measured on answers only
+        "loss_val_answers": _("held-out loss on answers"),
+        "loss_best_answers": _("lowest held-out loss on answers"),
         "loss_none": _("No loss curve yet: train a model and its curve appears here."),
     }

@@ -299,6 +299,10 @@ INFERENCE_WAITING_PER_PROCESS = envint("INFERENCE_WAITING_PER_PROCESS", 2,
 INFERENCE_MAX_QUEUED = envint("INFERENCE_MAX_QUEUED", 8,
                               "requests waiting in the inference queue beyond which new ones are answered \"busy\" "
                               "at once (raise it with the number of inference workers)", minimum=1)
+INFERENCE_FAIR_SHARE_PER_MINUTE = envint(
+    "INFERENCE_FAIR_SHARE_PER_MINUTE", 20,
+    "lab and playground requests a minute beyond which a student's further requests wait behind the others' "
+    "(they may hold at most half of a web process's waiting threads and half of the inference queue)", minimum=1)
 INFERENCE_JOB_TIMEOUT = envint("INFERENCE_JOB_TIMEOUT", 120,
                                "seconds an inference worker may spend on one request", minimum=5)
 # Training, inference and dataset checks run at a lower CPU priority than the web processes,

@@ -168,6 +168,10 @@ def inference_max_queued() -> int:
     return settings.INFERENCE_MAX_QUEUED
 
 
+def inference_fair_share_per_minute() -> int:
+    return settings.INFERENCE_FAIR_SHARE_PER_MINUTE
+
+
 def inference_job_timeout() -> int:
     return settings.INFERENCE_JOB_TIMEOUT
 

@@ -16,6 +16,10 @@ job ends, else by its TTL), and a per-student counter that expires a minute afte
 request. In each web process, at most INFERENCE_WAITING_PER_PROCESS threads wait for an answer
 at once; another request is answered "busy" at once, so the process's other threads stay free
 for pages (a gunicorn gthread worker queues a new connection behind its busy threads).
+
+Fair share: a student who sent more than INFERENCE_FAIR_SHARE_PER_MINUTE requests this minute
+(a script, a flood) may hold at most half of a process's waiting threads and half of the queue,
+so the other half stays free for the students who ask now and then.
 """
 import logging
 import threading
@@ -40,6 +44,7 @@ RATE_WINDOW_SECONDS = 60
 BLOCK_STEP_SECONDS = 3.0
 
 _waiting = None  # the process's semaphore of waiting threads (made on first use, from the setting)
+_waiting_heavy = None  # ... of those, the ones students over their fair share may hold
 _waiting_lock = threading.Lock()
 
 
@@ -49,6 +54,25 @@ def waiting_slots() -> threading.BoundedSemaphore:
         if _waiting is None:
             _waiting = threading.BoundedSemaphore(conf.inference_waiting_per_process())
         return _waiting
+
+
+def heavy_waiting_slots() -> threading.BoundedSemaphore:
+    """The waiting threads a student over their fair share may take: half of them (at least one)."""
+    global _waiting_heavy
+    with _waiting_lock:
+        if _waiting_heavy is None:
+            _waiting_heavy = threading.BoundedSemaphore(max(1, conf.inference_waiting_per_process() // 2))
+        return _waiting_heavy
+
+
+def over_fair_share(user_id) -> bool:
+    """Did the student send more than their fair share of requests this minute? (Unknown when
+    Redis is unreachable: the request then fails as busy anyway.)"""
+    try:
+        count = int(connection().get(rate_key(user_id)) or 0)
+    except (RedisError, ValueError):
+        return False
+    return count >= conf.inference_fair_share_per_minute()
 
 
 # Deletes the in-flight key only while it still names this job (a later request may own it).
@@ -108,16 +132,20 @@ def busy_message() -> str:
 def inference_call(user, task: str, payload: dict, *, wait: float | None = None):
     """Run `task` with `payload` (plain values) on an inference worker, within the user's limits."""
     wait = conf.inference_wait_seconds() if wait is None else wait
-    slots = waiting_slots()
-    if not slots.acquire(blocking=False):
-        raise InferenceBusy(busy_message())
+    heavy = over_fair_share(user.pk)
+    held = []
     try:
-        return _call(user, task, payload, wait)
+        for slots in ((heavy_waiting_slots(), waiting_slots()) if heavy else (waiting_slots(),)):
+            if not slots.acquire(blocking=False):
+                raise InferenceBusy(busy_message())
+            held.append(slots)
+        return _call(user, task, payload, wait, heavy=heavy)
     finally:
-        slots.release()
+        for slots in held:
+            slots.release()
 
 
-def _call(user, task: str, payload: dict, wait: float):
+def _call(user, task: str, payload: dict, wait: float, *, heavy: bool = False):
     try:
         redis = connection()
         _count_request(redis, user.pk)
@@ -126,7 +154,7 @@ def _call(user, task: str, payload: dict, wait: float):
             raise InferenceRefused(_("Your previous request is still running. Wait for its answer, then try again."),
                                    code="in_flight")
         try:
-            job = _enqueue(task, payload, job_id, wait, inflight_key(user.pk))
+            job = _enqueue(task, payload, job_id, wait, inflight_key(user.pk), heavy=heavy)
         except BaseException:
             redis.eval(_RELEASE, 1, inflight_key(user.pk), job_id)
             raise
@@ -147,9 +175,10 @@ def _count_request(redis, user_id) -> None:
                                  "again.") % {"limit": limit}, code="rate_limited", params={"limit": limit})
 
 
-def _enqueue(task: str, payload: dict, job_id: str, wait: float, key: str) -> Job:
+def _enqueue(task: str, payload: dict, job_id: str, wait: float, key: str, *, heavy: bool = False) -> Job:
     queue = inference_queue()
-    if queue.count >= conf.inference_max_queued():
+    limit = conf.inference_max_queued()
+    if queue.count >= (max(1, limit // 2) if heavy else limit):  # over the fair share: half the queue
         raise InferenceBusy(busy_message())
     return queue.enqueue_call(
         func=JOB_FUNCTION, args=(task, payload), job_id=job_id,

@@ -4,6 +4,7 @@ and every failure answered in words (JSON for the lab)."""
 import threading
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 from rq import Queue
@@ -71,6 +72,67 @@ def test_when_the_process_has_its_waiting_threads_a_request_is_busy_at_once(alic
         slots.release()
     assert inference.waiting_slots() is slots and slots.acquire(blocking=False)  # the refusal took no slot
     slots.release()
+
+
+# -- fair share ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def half_held(monkeypatch):
+    """A web process with two waiting threads, one of them held by a request of a student over
+    their fair share (a flood): the heavy half is taken, the other half is free."""
+    slots, heavy = threading.BoundedSemaphore(2), threading.BoundedSemaphore(1)
+    monkeypatch.setattr(inference, "_waiting", slots)
+    monkeypatch.setattr(inference, "_waiting_heavy", heavy)
+    assert heavy.acquire(blocking=False) and slots.acquire(blocking=False)
+    yield
+    heavy.release()
+    slots.release()
+
+
+def over_fair_share(user, settings):
+    settings.INFERENCE_FAIR_SHARE_PER_MINUTE = 20
+    inference.connection().set(inference.rate_key(user.pk), 20, ex=60)  # 20 requests this minute
+
+
+def test_a_student_over_their_fair_share_gets_half_the_waiting_threads(alice_client, alice, alice_run, bob, demo_run,
+                                                                       unserved, half_held, settings):
+    """A flood holds at most half of a process's waiting threads: a student who asks now and then
+    still gets their request queued while the flood's next one is busy at once."""
+    settings.INFERENCE_WAIT_SECONDS = 0.2
+    over_fair_share(alice, settings)
+    assert error_of(next_token(alice_client, alice_run, expect=503))["code"] == "busy"
+    assert inference.connection().get(inference.rate_key(alice.pk)) == b"20"  # refused before it counted
+    client = Client()
+    client.force_login(bob)
+    assert error_of(next_token(client, demo_run, expect=503))["code"] == "busy"  # no worker here: queued, then busy
+    assert inference.connection().get(inference.rate_key(bob.pk)) == b"1"  # it went through the free half
+
+
+def test_a_student_over_their_fair_share_gets_half_the_queue(alice_client, alice, alice_run, bob, demo_run,
+                                                             unserved, settings, monkeypatch):
+    settings.INFERENCE_MAX_QUEUED, settings.INFERENCE_WAIT_SECONDS = 4, 0.2
+    for _ in range(2):
+        unserved.enqueue_call("training.inference_tasks.run_task", args=("tokenize", {"text": "a"}))
+    queued = []
+    enqueue_call = unserved.enqueue_call
+    monkeypatch.setattr(unserved, "enqueue_call", lambda *a, **k: queued.append(k["job_id"]) or enqueue_call(*a, **k))
+    over_fair_share(alice, settings)
+    assert error_of(next_token(alice_client, alice_run, expect=503))["code"] == "busy"
+    assert queued == [] and unserved.count == 2  # the queue is half full: no room for the flood's next request
+    client = Client()
+    client.force_login(bob)
+    assert error_of(next_token(client, demo_run, expect=503))["code"] == "busy"  # no worker here: queued, then busy
+    assert len(queued) == 1 and unserved.count == 2  # queued in the free half, withdrawn when its wait was over
+    inference.connection().delete(inference.rate_key(alice.pk))  # a new minute: alice is back to the full queue
+    assert not inference.over_fair_share(alice.pk)
+
+
+def test_a_student_within_their_fair_share_is_not_held_back(alice, settings):
+    settings.INFERENCE_FAIR_SHARE_PER_MINUTE = 20
+    inference.connection().set(inference.rate_key(alice.pk), 19, ex=60)
+    assert not inference.over_fair_share(alice.pk)
+    inference.connection().incr(inference.rate_key(alice.pk))
+    assert inference.over_fair_share(alice.pk)
 
 
 # -- one request in flight ----------------------------------------------------------------------

@@ -25,8 +25,13 @@ no pause, sending lab requests (tokenize, next token, attention) and playground 
 weights, saved locally (`--attack-model tiny`: a 2-layer one, for a machine too small for
 124M). The site runs one inference worker (as `make run` does). It prints the students'
 figures as above and how the hostile requests were answered (200, 429 over the student's
-limits, 503 busy); the target is the students' page p95 under 300 ms with no errors while
-under that attack. Only 127.0.0.1 is ever contacted. `--proxy nginx` puts a local nginx in
+limits, 503 busy); meanwhile each student also asks their own finished run of the same model a
+next-token question now and then (a lesson's lab widget), and it prints how many of those were
+answered and how fast (the fair share, INFERENCE_FAIR_SHARE_PER_MINUTE, is what keeps them
+answered: compare with it set very high). The target is the students' page p95 under 300 ms with no errors while
+under that attack. Only 127.0.0.1 is ever contacted, each student from a loopback
+address of their own (127.0.1.x), the hostile clients all from 127.0.0.1, as nginx's per-address
+limit would see them from the Internet. `--proxy nginx` puts a local nginx in
 front of gunicorn that includes deploy/nginx's limit files, as a deployment does (the
 hostile clients then mostly meet nginx's 429s); without it the clients talk to gunicorn directly.
 
@@ -35,6 +40,8 @@ The workers run at WORKER_NICENESS (10 unless the environment says otherwise), a
 web server's priority, for comparison.
 """
 import argparse
+import functools
+import http.client
 import json
 import os
 import random
@@ -123,6 +130,20 @@ for i in range({count}):
 print("CODES=" + json.dumps(codes))
 """
 
+LAB_SCRIPT = """
+import json
+from llmschool.accounts.models import User
+from training.models import TrainingRun
+codes = []
+for i in range({count}):
+    user = User.objects.get(username=f"student{{i:02d}}")
+    run = TrainingRun.objects.create(owner=user, name=f"lab-{{i}}", status=TrainingRun.SUCCEEDED, published_attempt=1)
+    run.attempt_dir(1).mkdir(parents=True, exist_ok=True)
+    (run.attempt_dir(1) / "export").symlink_to({model_dir!r}, target_is_directory=True)
+    codes.append(str(run.code))
+print("CODES=" + json.dumps(codes))
+"""
+
 SETUP_SCRIPT = """
 import json, sys
 from django.db import transaction
@@ -191,6 +212,9 @@ class Site:
             output = self.manage("shell", "-c", HOSTILE_SCRIPT.format(count=hostile, password=PASSWORD,
                                                                       model_dir=str(model_dir)))
             self.hostile_codes = json.loads(re.search(r"CODES=(.*)", output).group(1))
+            # The honest students' own finished runs of the same model, for their lab requests.
+            output = self.manage("shell", "-c", LAB_SCRIPT.format(count=students, model_dir=str(model_dir)))
+            self.lab_codes = json.loads(re.search(r"CODES=(.*)", output).group(1))
         logs = self.workdir / "logs"
         logs.mkdir()
         step("training worker, inference worker and gunicorn")
@@ -292,16 +316,30 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+class FromAddress(urllib.request.HTTPHandler):
+    """Connects from a loopback address of its own (127.0.0.0/8 is all loopback on Linux): each
+    student is a client of their own to nginx's per-address limit, the hostile clients share one."""
+
+    def __init__(self, address: str):
+        super().__init__()
+        self.address = address
+
+    def http_open(self, req):
+        return self.do_open(functools.partial(http.client.HTTPConnection, source_address=(self.address, 0)), req)
+
+
 class Student:
     """One browser: cookies, the CSRF token, and a record of every request it made."""
 
-    def __init__(self, site: Site, username: str, run_code: str, results: list, stop: threading.Event, seed: int):
+    def __init__(self, site: Site, username: str, run_code: str, results: list, stop: threading.Event, seed: int,
+                 address: str = HOST):
         assert urllib.parse.urlparse(site.url).hostname == HOST, "load only ever goes to 127.0.0.1"
         self.site, self.username, self.run_code = site, username, run_code
         self.results, self.stop = results, stop
         self.cookies: dict[str, str] = {}
-        self.opener = urllib.request.build_opener(NoRedirect())
+        self.opener = urllib.request.build_opener(NoRedirect(), FromAddress(address))
         self.random = random.Random(seed)
+        self.lab_code = None  # during the attack: the student's own finished run, asked now and then in the lab
 
     def request(self, kind, path, data=None, headers=None, record=True):
         body = urllib.parse.urlencode(data).encode() if data is not None else None
@@ -349,6 +387,9 @@ class Student:
                      headers={"HX-Request": "true", "HX-Current-URL": f"{self.site.url}/training/runs/{self.run_code}/"})
 
     def page_action(self):
+        if self.lab_code and self.random.random() < 0.25:  # a lesson's lab widget: one request now and then
+            self.post("lab", "/lab/api/next-token", {"model": self.lab_code, "prompt": self.random.choice(ATTACK_TEXTS)[:80]})
+            return
         choice = self.random.choices(PAGE_KINDS, weights=(50, 20, 10, 20))[0]
         if choice == "lesson":
             self.request("lesson", f"/courses/build-llms-ja/{self.random.choice(LESSONS)}/")
@@ -468,15 +509,20 @@ def run_phase(site: Site, students: list, seconds: float, hostile: list = ()) ->
     by_kind = defaultdict(list)
     errors = defaultdict(list)
     attack = defaultdict(lambda: defaultdict(int))
+    lab = []  # the students' own lab requests during the attack: (latency ms, answer)
     for kind, latency, error in results:
+        answer = error.split(" ")[1] if error.startswith("HTTP ") else (error or "200")
         if kind.startswith("attack "):
-            attack[kind.split(" ", 1)[1]][error.split(" ")[1] if error.startswith("HTTP ") else (error or "200")] += 1
+            attack[kind.split(" ", 1)[1]][answer] += 1
+            continue
+        if kind == "lab":
+            lab.append((latency * 1000, answer))
             continue
         by_kind[kind].append(latency * 1000)
         if error:
             errors[kind].append(error)
     return {"elapsed": elapsed, "by_kind": by_kind, "errors": errors, "total": sum(map(len, by_kind.values())),
-            "cpu": cpu, "attack": attack}
+            "cpu": cpu, "attack": attack, "lab": lab}
 
 
 def training_step(site: Site, student: Student) -> tuple[str, int]:
@@ -516,6 +562,13 @@ def report(count: int, phase: dict, before, after, hostile: int = 0) -> bool:
             other = sum(n for s, n in statuses.items() if s not in ("200", "429", "503"))
             print(f"  {'':<27}{kind:<11} " + " ".join(f"{statuses.get(s, 0):>6}" for s in ("200", "429", "503"))
                   + f" {other:>6}")
+        if phase["lab"]:
+            answered = [ms for ms, answer in phase["lab"] if answer == "200"]
+            counts = {answer: sum(1 for _, a in phase["lab"] if a == answer) for answer in ("200", "429", "503")}
+            print(f"  students' own lab requests: {len(phase['lab'])}, answered {counts['200']} "
+                  f"({100 * counts['200'] / len(phase['lab']):.0f} %), 429 {counts['429']}, 503 busy {counts['503']}, "
+                  f"other {len(phase['lab']) - sum(counts.values())}; answered in p50 {percentile(answered, 50):.0f} ms, "
+                  f"p95 {percentile(answered, 95):.0f} ms")
         ok = not phase["errors"] and percentile(pages, 95) < 300
         print(f"  target under attack (students: no errors, pages p95 < 300 ms): {'met' if ok else 'NOT met'}")
         return ok
@@ -550,8 +603,9 @@ def main() -> int:
         site.quiz_ids = [int(i) for i in re.findall(r"QUIZ=(\d+)", site.manage("shell", "-c", (
             "from quizzes.models import Quiz\n"
             "for q in Quiz.objects.available().filter(lesson__course__language='ja'): print(f'QUIZ={q.pk}')")))]
-        students = [Student(site, f"student{i:02d}", site.run_codes[i], [], threading.Event(), seed=i)
-                    for i in range(most)]
+        # Each student from an address of their own; the hostile clients all from 127.0.0.1.
+        students = [Student(site, f"student{i:02d}", site.run_codes[i], [], threading.Event(), seed=i,
+                            address=f"127.0.{1 + i // 250}.{1 + i % 250}") for i in range(most)]
         hostile = [Hostile(site, f"hostile{i:02d}", code, [], threading.Event(), seed=1000 + i)
                    for i, code in enumerate(site.hostile_codes)]
         step(f"logging in {most} students" + (f" and {len(hostile)} hostile ones" if hostile else ""))
@@ -574,6 +628,8 @@ def main() -> int:
         if hostile:
             print(f"\n· attack: {len(hostile)} hostile clients (2 requests at a time each) on a "
                   f"{site.attack_parameters / 1e6:.0f}M-parameter GPT-2-architecture model")
+            for student, code in zip(students, site.lab_codes):
+                student.lab_code = code
             before = training_step(site, students[0])
             phase = run_phase(site, students[:args.attack_students], seconds, hostile)
             after = training_step(site, students[0])

@@ -227,6 +227,8 @@ RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
     "training": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": TRAINING_JOB_TIMEOUT_MAX},
     "inference": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 120},
+    # requests of students over their fair share: the inference workers serve it after "inference"
+    "inference-bulk": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 120},
 }
 RQ = {"COMMIT_MODE": "on_db_commit"}
 RQ_SHOW_ADMIN_LINK = True
@@ -301,8 +303,9 @@ INFERENCE_MAX_QUEUED = envint("INFERENCE_MAX_QUEUED", 8,
                               "at once (raise it with the number of inference workers)", minimum=1)
 INFERENCE_FAIR_SHARE_PER_MINUTE = envint(
     "INFERENCE_FAIR_SHARE_PER_MINUTE", 20,
-    "lab and playground requests a minute beyond which a student's further requests wait behind the others' "
-    "(they may hold at most half of a web process's waiting threads and half of the inference queue)", minimum=1)
+    "lab and playground requests a minute (answered or not) beyond which a student's further requests wait "
+    "behind the others' (in a queue of their own, served after the others, with at most half of a web "
+    "process's waiting threads)", minimum=1)
 INFERENCE_JOB_TIMEOUT = envint("INFERENCE_JOB_TIMEOUT", 120,
                                "seconds an inference worker may spend on one request", minimum=5)
 # Training, inference and dataset checks run at a lower CPU priority than the web processes,

@@ -17,9 +17,11 @@ request. In each web process, at most INFERENCE_WAITING_PER_PROCESS threads wait
 at once; another request is answered "busy" at once, so the process's other threads stay free
 for pages (a gunicorn gthread worker queues a new connection behind its busy threads).
 
-Fair share: a student who sent more than INFERENCE_FAIR_SHARE_PER_MINUTE requests this minute
-(a script, a flood) may hold at most half of a process's waiting threads and half of the queue,
-so the other half stays free for the students who ask now and then.
+Fair share: a student who tried more than INFERENCE_FAIR_SHARE_PER_MINUTE requests this minute
+(answered or not: a script, a flood) goes to the back. Their requests wait in a queue of their
+own, `inference-bulk`, which the inference workers serve only when `inference` is empty, and
+may hold at most half of a web process's waiting threads; so the students who ask now and then
+are answered first and find a waiting thread free.
 """
 import logging
 import threading
@@ -37,6 +39,7 @@ from training import conf
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "inference"
+BULK_QUEUE_NAME = "inference-bulk"  # over the fair share: served when QUEUE_NAME is empty
 JOB_FUNCTION = "training.inference_tasks.run_task"
 PREFIX = "llmschool:inference"
 RESULT_TTL = 60
@@ -66,14 +69,19 @@ def heavy_waiting_slots() -> threading.BoundedSemaphore:
 
 
 def over_fair_share(user_id) -> bool:
-    """Did the student send more than their fair share of requests this minute? (Unknown when
-    Redis is unreachable: the request then fails as busy anyway.)"""
+    """Count this attempt and say whether the student tried more than their fair share of requests
+    this minute. Attempts answered "busy" count too: a flood that is mostly refused still floods.
+    (Unknown when Redis is unreachable: the request then fails as busy anyway.)"""
     try:
-        count = int(connection().get(rate_key(user_id)) or 0)
-    except (RedisError, ValueError):
+        count = int(connection().eval(_COUNT, 1, attempts_key(user_id), RATE_WINDOW_SECONDS))
+    except RedisError:
         return False
-    return count >= conf.inference_fair_share_per_minute()
+    return count > conf.inference_fair_share_per_minute()
 
+
+# Counts one more in a window that ends RATE_WINDOW_SECONDS after its first (one round trip).
+_COUNT = ("local n = redis.call('incr', KEYS[1]) if redis.call('ttl', KEYS[1]) < 0 then "
+          "redis.call('expire', KEYS[1], ARGV[1]) end return n")
 
 # Deletes the in-flight key only while it still names this job (a later request may own it).
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
@@ -116,13 +124,30 @@ def rate_key(user_id) -> str:
     return f"{PREFIX}:rate:{user_id}"
 
 
+def attempts_key(user_id) -> str:
+    return f"{PREFIX}:attempts:{user_id}"
+
+
 def connection():
     return django_rq.get_connection(QUEUE_NAME)
 
 
-def inference_queue():
+def inference_queue(*, bulk: bool = False):
     # commit_mode="auto": the web request waits for the job, it cannot wait for a commit.
-    return django_rq.get_queue(QUEUE_NAME, commit_mode="auto", connection=connection())
+    return django_rq.get_queue(BULK_QUEUE_NAME if bulk else QUEUE_NAME, commit_mode="auto", connection=connection())
+
+
+def with_bulk_queue(queues: list) -> list:
+    """The queues an inference worker serves: after `inference`, `inference-bulk` (so that
+    `rqworker inference` serves both, the students within their fair share first)."""
+    names = [queue if isinstance(queue, str) else queue.name for queue in queues]
+    if QUEUE_NAME not in names or BULK_QUEUE_NAME in names:
+        return list(queues)
+    at = names.index(QUEUE_NAME) + 1
+    main = queues[at - 1]
+    bulk = BULK_QUEUE_NAME if isinstance(main, str) else type(main)(
+        BULK_QUEUE_NAME, connection=main.connection, serializer=main.serializer)
+    return [*queues[:at], bulk, *queues[at:]]
 
 
 def busy_message() -> str:
@@ -176,9 +201,9 @@ def _count_request(redis, user_id) -> None:
 
 
 def _enqueue(task: str, payload: dict, job_id: str, wait: float, key: str, *, heavy: bool = False) -> Job:
-    queue = inference_queue()
+    queue = inference_queue(bulk=heavy)
     limit = conf.inference_max_queued()
-    if queue.count >= (max(1, limit // 2) if heavy else limit):  # over the fair share: half the queue
+    if queue.count >= (max(1, limit // 2) if heavy else limit):  # over the fair share: half as many wait
         raise InferenceBusy(busy_message())
     return queue.enqueue_call(
         func=JOB_FUNCTION, args=(task, payload), job_id=job_id,

@@ -7,7 +7,8 @@ dequeue wait is cut to that interval) or busy (from the horse-monitoring loop). 
 
 InferenceWorker serves the `inference` queue (lab and playground, training/inference_tasks.py):
 a non-forking rq.SimpleWorker, so that the models it loaded stay loaded for the next request
-(at most INFERENCE_MAX_LOADED_MODELS, least recently used first out). Started as
+(at most INFERENCE_MAX_LOADED_MODELS, least recently used first out). It also serves
+`inference-bulk` (the requests of students over their fair share) when `inference` is empty. Started as
 `manage.py rqworker inference --worker-class training.worker.InferenceWorker`; start as many
 as the hosts have cores to spare, on any host that sees the Redis and the model storage.
 
@@ -137,9 +138,11 @@ class TrainingWorker(Worker):
 class InferenceWorker(SimpleWorker):
     """Runs inference jobs in its own process: loaded models stay warm between requests."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, queues, *args, **kwargs):
+        from training.inference import with_bulk_queue
+
         lower_priority()
-        super().__init__(*args, **kwargs)
+        super().__init__(with_bulk_queue(queues), *args, **kwargs)
 
     def bootstrap(self, *args, **kwargs):
         super().bootstrap(*args, **kwargs)

@@ -41,7 +41,8 @@ def test_run_serves_the_site_with_redis_and_workers_and_stops_everything(tmp_pat
                 return None
 
         report = wait_for(health, timeout=60, message="the site to report three workers")
-        assert report["ok"] and report["workers"]["queues"] == {"training": 1, "inference": 1, "default": 1}
+        assert report["ok"] and report["workers"]["queues"] == {  # an inference worker also serves the bulk queue
+            "training": 1, "inference": 1, "inference-bulk": 1, "default": 1}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=5) as response:
             page = response.read().decode()
         assert '<html lang="ja">' in page

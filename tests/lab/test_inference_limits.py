@@ -26,12 +26,16 @@ def alice(db):
 
 @pytest.fixture
 def unserved(monkeypatch):
-    """Inference jobs go to a queue that no worker serves (until the test runs one itself)."""
+    """Inference jobs go to a queue that no worker serves (until the test runs one itself); the
+    requests of students over their fair share to `unserved.bulk`."""
     queue = Queue(NOBODY, connection=inference.connection())
-    queue.empty()
-    monkeypatch.setattr(inference, "inference_queue", lambda: queue)
+    queue.bulk = Queue(NOBODY + "-bulk", connection=inference.connection())
+    for each in (queue, queue.bulk):
+        each.empty()
+    monkeypatch.setattr(inference, "inference_queue", lambda bulk=False: queue.bulk if bulk else queue)
     yield queue
-    queue.empty()
+    for each in (queue, queue.bulk):
+        each.empty()
 
 
 def next_token(client, run, expect=None, **params):
@@ -91,7 +95,7 @@ def half_held(monkeypatch):
 
 def over_fair_share(user, settings):
     settings.INFERENCE_FAIR_SHARE_PER_MINUTE = 20
-    inference.connection().set(inference.rate_key(user.pk), 20, ex=60)  # 20 requests this minute
+    inference.connection().set(inference.attempts_key(user.pk), 20, ex=60)  # 20 attempts this minute
 
 
 def test_a_student_over_their_fair_share_gets_half_the_waiting_threads(alice_client, alice, alice_run, bob, demo_run,
@@ -101,38 +105,62 @@ def test_a_student_over_their_fair_share_gets_half_the_waiting_threads(alice_cli
     settings.INFERENCE_WAIT_SECONDS = 0.2
     over_fair_share(alice, settings)
     assert error_of(next_token(alice_client, alice_run, expect=503))["code"] == "busy"
-    assert inference.connection().get(inference.rate_key(alice.pk)) == b"20"  # refused before it counted
+    assert inference.connection().get(inference.rate_key(alice.pk)) is None  # refused before it was counted
+    assert inference.connection().get(inference.attempts_key(alice.pk)) == b"21"  # but the attempt counts
     client = Client()
     client.force_login(bob)
     assert error_of(next_token(client, demo_run, expect=503))["code"] == "busy"  # no worker here: queued, then busy
     assert inference.connection().get(inference.rate_key(bob.pk)) == b"1"  # it went through the free half
 
 
-def test_a_student_over_their_fair_share_gets_half_the_queue(alice_client, alice, alice_run, bob, demo_run,
-                                                             unserved, settings, monkeypatch):
+def test_a_student_over_their_fair_share_waits_in_the_bulk_queue(alice_client, alice, alice_run, bob, demo_run,
+                                                                 unserved, settings, monkeypatch):
+    """Over the fair share, requests wait in a queue of their own, half as long as the main one."""
     settings.INFERENCE_MAX_QUEUED, settings.INFERENCE_WAIT_SECONDS = 4, 0.2
-    for _ in range(2):
-        unserved.enqueue_call("training.inference_tasks.run_task", args=("tokenize", {"text": "a"}))
     queued = []
-    enqueue_call = unserved.enqueue_call
-    monkeypatch.setattr(unserved, "enqueue_call", lambda *a, **k: queued.append(k["job_id"]) or enqueue_call(*a, **k))
+    for queue in (unserved, unserved.bulk):
+        monkeypatch.setattr(queue, "enqueue_call", lambda *a, _queue=queue, _call=queue.enqueue_call, **k:
+                            queued.append((_queue.name, k.get("job_id"))) or _call(*a, **k))
     over_fair_share(alice, settings)
     assert error_of(next_token(alice_client, alice_run, expect=503))["code"] == "busy"
-    assert queued == [] and unserved.count == 2  # the queue is half full: no room for the flood's next request
+    assert [name for name, _ in queued] == [NOBODY + "-bulk"]  # queued at the back, withdrawn after its wait
+    for _ in range(2):
+        unserved.bulk.enqueue_call("training.inference_tasks.run_task", args=("tokenize", {"text": "a"}))
+    assert error_of(next_token(alice_client, alice_run, expect=503))["code"] == "busy"
+    assert len(queued) == 3 and unserved.bulk.count == 2  # the bulk queue holds half as many: not queued
     client = Client()
     client.force_login(bob)
     assert error_of(next_token(client, demo_run, expect=503))["code"] == "busy"  # no worker here: queued, then busy
-    assert len(queued) == 1 and unserved.count == 2  # queued in the free half, withdrawn when its wait was over
-    inference.connection().delete(inference.rate_key(alice.pk))  # a new minute: alice is back to the full queue
-    assert not inference.over_fair_share(alice.pk)
+    assert queued[-1][0] == NOBODY and unserved.count == 0  # in the main queue, withdrawn after its wait
+
+
+def test_an_inference_worker_serves_the_main_queue_before_the_bulk_one(monkeypatch, scratch_model_dir):
+    """`rqworker inference` serves both queues, the students within their fair share first."""
+    assert inference.with_bulk_queue(["inference"]) == ["inference", "inference-bulk"]
+    assert inference.with_bulk_queue(["default"]) == ["default"]
+    redis = inference.connection()
+    monkeypatch.setattr(inference, "QUEUE_NAME", NOBODY)  # queues no other worker of the suite serves
+    monkeypatch.setattr(inference, "BULK_QUEUE_NAME", NOBODY + "-bulk")
+    main, bulk = (Queue(name, connection=redis) for name in (NOBODY, NOBODY + "-bulk"))
+    for queue in (main, bulk):
+        queue.empty()
+    payload = {"text": "the cat", "model_dir": scratch_model_dir}
+    flood = bulk.enqueue_call("training.inference_tasks.run_task", args=("tokenize", payload))
+    asked = main.enqueue_call("training.inference_tasks.run_task", args=("tokenize", payload))
+    worker = InferenceWorker([main], connection=main.connection)
+    assert worker.queue_names() == [NOBODY, NOBODY + "-bulk"]
+    worker.work(burst=True)
+    flood.refresh()
+    asked.refresh()
+    assert asked.is_finished and flood.is_finished and asked.ended_at <= flood.started_at
 
 
 def test_a_student_within_their_fair_share_is_not_held_back(alice, settings):
     settings.INFERENCE_FAIR_SHARE_PER_MINUTE = 20
-    inference.connection().set(inference.rate_key(alice.pk), 19, ex=60)
-    assert not inference.over_fair_share(alice.pk)
-    inference.connection().incr(inference.rate_key(alice.pk))
-    assert inference.over_fair_share(alice.pk)
+    inference.connection().set(inference.attempts_key(alice.pk), 19, ex=60)
+    assert not inference.over_fair_share(alice.pk)  # the 20th attempt
+    assert inference.over_fair_share(alice.pk)  # the 21st
+    assert 0 < inference.connection().ttl(inference.attempts_key(alice.pk)) <= 60
 
 
 # -- one request in flight ----------------------------------------------------------------------

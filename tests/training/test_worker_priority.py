@@ -60,7 +60,7 @@ def test_the_worker_classes_lower_their_priority(monkeypatch):
     monkeypatch.setattr(worker.Worker, "__init__", lambda self, *a, **k: None)
     monkeypatch.setattr(worker.SimpleWorker, "__init__", lambda self, *a, **k: None)
     worker.TrainingWorker.__new__(worker.TrainingWorker).__init__()
-    worker.InferenceWorker.__new__(worker.InferenceWorker).__init__()
+    worker.InferenceWorker.__new__(worker.InferenceWorker).__init__(["inference"])
     assert called == [True, True]
 
 

@@ -211,7 +211,9 @@ def _enqueue(task: str, payload: dict, job_id: str, wait: float, key: str, *, he
         ttl=max(1, int(wait) + 1),  # a job nobody waits for any more is dropped from the queue
         result_ttl=RESULT_TTL, failure_ttl=RESULT_TTL,
         description=f"inference {task}",
-        meta={"release": key},
+        # When the request stops waiting: the worker skips the job after it, and a generation
+        # stops a little before it (training/inference_tasks.py).
+        meta={"release": key, "deadline": time.time() + wait},
     )
 
 

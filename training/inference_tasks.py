@@ -19,8 +19,13 @@ caller `inference_call(user, "chat", {"model_dir": ..., "messages": [...]})`.
 This module imports the engine (and so torch) only inside the task functions.
 """
 import logging
+import time
 
 log = logging.getLogger(__name__)
+
+# A generation stops this long before its requester stops waiting, so that the answer (cut
+# short) still reaches them instead of "busy" (job.meta["deadline"], set by training/inference.py).
+ANSWER_MARGIN_SECONDS = 1.0
 
 # Temperatures below this are greedy decoding: dividing logits by 1e-45 overflows to inf/nan.
 GREEDY_BELOW = 1e-4
@@ -119,21 +124,33 @@ def attention(*, model_dir: str, text: str, max_tokens: int) -> dict:
 # -- playground ------------------------------------------------------------------------------
 
 def generate(*, model_dir: str, prompt: str, max_new_tokens: int, temperature: float, top_k: int | None,
-             top_p: float | None, seed: int) -> dict:
+             top_p: float | None, seed: int, deadline: float | None = None) -> dict:
     from training.engine import generate as engine_generate
 
     text = engine_generate(model_dir, prompt, max_new_tokens=max_new_tokens,
-                           temperature=greedy_temperature(temperature), top_k=top_k, top_p=top_p, seed=seed)
-    return {"text": text}
+                           temperature=greedy_temperature(temperature), top_k=top_k, top_p=top_p, seed=seed,
+                           deadline=deadline)
+    return {"text": text, "cut_short": _past(deadline)}
 
 
 def chat(*, model_dir: str, messages: list[dict], max_new_tokens: int, temperature: float, top_k: int | None,
-         top_p: float | None, seed: int) -> dict:
+         top_p: float | None, seed: int, deadline: float | None = None) -> dict:
     """An instruction run's answer to a conversation (the engine applies the chat template)."""
     from training.engine import chat_reply
 
-    return chat_reply(model_dir, messages, max_new_tokens=max_new_tokens, temperature=greedy_temperature(temperature),
-                      top_k=top_k, top_p=top_p, seed=seed)
+    answer = chat_reply(model_dir, messages, max_new_tokens=max_new_tokens,
+                        temperature=greedy_temperature(temperature), top_k=top_k, top_p=top_p, seed=seed,
+                        deadline=deadline)
+    return {**answer, "cut_short": _past(deadline)}
+
+
+def _past(deadline: float | None) -> bool:
+    """Did generation run into its deadline (and so stop early)?"""
+    return deadline is not None and time.time() >= deadline
+
+
+# Tasks that generate token by token: they take the requester's deadline and stop there.
+TIMED_TASKS = {"generate", "chat"}
 
 
 # The registry: task name -> function of plain keyword values. One line per task.
@@ -154,16 +171,22 @@ def run_task(name: str, payload: dict) -> dict:
     from training.inference import release_after_job
 
     task = TASKS.get(name)
+    job = get_current_job()
     try:
         if task is None:
             return {"error": {"code": "unknown_task", "params": {"task": name}}}
+        waited_until = (job.meta or {}).get("deadline") if job is not None else None
+        if waited_until is not None and time.time() >= waited_until:
+            return {"error": {"code": "expired", "params": {}}}  # nobody waits for this answer any more
+        if name in TIMED_TASKS and waited_until is not None:
+            payload = {**payload, "deadline": waited_until - ANSWER_MARGIN_SECONDS}
         return {"result": task(**payload)}
     except EngineError as error:
         log.info("inference task %s refused: %s", name, error)
         return {"error": {"code": getattr(error, "code", "") or "engine_error",
                           "params": _plain(getattr(error, "params", None) or {})}}
     finally:
-        release_after_job(get_current_job())
+        release_after_job(job)
 
 
 def _plain(params: dict) -> dict:

@@ -670,7 +670,8 @@ def playground_chat(*, user, run: TrainingRun, history: list[dict], message: str
     (task "chat": the engine's `chat_reply` applies the template, fits the context, stops at
     <|end|>), within the student's limits. Returns {"history": the conversation with both new
     messages, "reply", "used_messages"}; raises training.inference.InferenceError when the
-    worker refuses, is busy or the model cannot answer."""
+    worker refuses, is busy or the model cannot answer. "cut_short": the models were busy and the
+    answer stopped early, so that it arrived before the request stopped waiting."""
     from training.inference import inference_call
 
     conversation = [*history, {"role": "user", "content": message}]
@@ -679,4 +680,4 @@ def playground_chat(*, user, run: TrainingRun, history: list[dict], message: str
                                            **sampling})
     conversation.append({"role": "assistant", "content": answer["reply"]})
     return {"history": conversation[-MAX_CHAT_MESSAGES:], "reply": answer["reply"],
-            "used_messages": answer["used_messages"]}
+            "used_messages": answer["used_messages"], "cut_short": answer.get("cut_short", False)}

@@ -421,7 +421,7 @@ def _chat(request, run: TrainingRun):
             if over_limits and not request.htmx:
                 refused_status = exc.status
         else:
-            context.update(chat_history=answer["history"], seed=seed)
+            context.update(chat_history=answer["history"], seed=seed, cut_short=answer["cut_short"])
             # A fresh form: the message box empties, the settings and the conversation stay.
             values = {key: data.get(key) for key in ("system", "temperature", "top_k", "top_p", "max_new_tokens")}
             form = ChatForm(initial={**values, "seed": data.get("seed"),
@@ -456,7 +456,8 @@ def _generate(user, run: TrainingRun, data: dict) -> tuple[dict, int]:
             return {"generation_error": exc.message}, exc.status
         # The page itself is fine: it shows the message in the form, as it always did.
         return {"generation_error": _("The model could not generate text right now. Please try again.")}, 200
-    return {"generated": answer["text"], "prompt": data["prompt"], "seed": seed}, 200
+    return {"generated": answer["text"], "prompt": data["prompt"], "seed": seed,
+            "cut_short": answer.get("cut_short", False)}, 200
 
 
 @login_required

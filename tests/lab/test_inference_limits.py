@@ -292,3 +292,43 @@ def test_the_playground_says_busy_and_over_the_limit_in_the_form(alice_client, a
     inference.connection().set(inference.inflight_key(alice.pk), "another-tab", ex=60)
     page = playground(alice_client, alice_run)
     assert page.status_code == 429 and "still running" in page.content.decode()
+
+
+# -- answers that arrive in time --------------------------------------------------------------------
+
+def test_a_generation_stops_at_its_requesters_deadline(unserved, scratch_model_dir, monkeypatch):
+    """Under load a playground job may start late: it stops generating a little before the web
+    request stops waiting, so the student gets a shorter answer instead of "busy"; a job whose
+    requester is already gone is skipped."""
+    import time
+
+    from training import inference_tasks
+
+    payload = {"model_dir": scratch_model_dir, "prompt": "the cat", "max_new_tokens": 40, "temperature": 0.0,
+               "top_k": None, "top_p": None, "seed": 1}
+    monkeypatch.setattr(inference_tasks, "ANSWER_MARGIN_SECONDS", 3600.0)  # its deadline has come already
+    late = unserved.enqueue_call(inference.JOB_FUNCTION, args=("generate", payload),
+                                 meta={"deadline": time.time() + 3600})
+    gone = unserved.enqueue_call(inference.JOB_FUNCTION, args=("generate", payload),
+                                 meta={"deadline": time.time() - 1})
+    free = unserved.enqueue_call(inference.JOB_FUNCTION, args=("generate", payload))
+    InferenceWorker([unserved], connection=unserved.connection).work(burst=True)
+    late_answer, gone_answer, free_answer = (job.latest_result().return_value for job in (late, gone, free))
+    assert late_answer["result"]["cut_short"] and not free_answer["result"]["cut_short"]
+    assert 0 < len(late_answer["result"]["text"]) < len(free_answer["result"]["text"])  # one token, then time
+    assert gone_answer == {"error": {"code": "expired", "params": {}}}
+
+
+def test_an_answer_cut_short_says_so_in_the_playground(alice_client, alice, alice_run, monkeypatch):
+    from training import views
+
+    monkeypatch.setattr(views, "inference_call", lambda *a, **k: {"text": " sat", "cut_short": True})
+    page = alice_client.post(reverse("training:run_playground", args=[alice_run.code]),
+                             {"prompt": "the cat", "max_new_tokens": 40, "temperature": 0.8, "top_k": 50,
+                              "top_p": 0.95}, HTTP_HX_REQUEST="true").content.decode()
+    assert "sat" in page and "the answer stopped early so that it reached you in time" in page
+    monkeypatch.setattr(views, "inference_call", lambda *a, **k: {"text": " sat", "cut_short": False})
+    page = alice_client.post(reverse("training:run_playground", args=[alice_run.code]),
+                             {"prompt": "the cat", "max_new_tokens": 40, "temperature": 0.8, "top_k": 50,
+                              "top_p": 0.95}, HTTP_HX_REQUEST="true").content.decode()
+    assert "sat" in page and "stopped early" not in page

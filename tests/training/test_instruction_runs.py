@@ -203,6 +203,22 @@ def test_an_empty_answer_says_the_model_ended_at_once(alice, alice_client, conve
     assert "What is a token?" in page and "the model wrote its end token straight away" in page
 
 
+def test_a_chat_answer_cut_short_says_so(alice, alice_client, conversations, monkeypatch):
+    """Under load the worker stops an answer a little before the request stops waiting: the chat
+    shows the shorter answer and says why."""
+    from tests.factories import make_finished_run
+    from training import inference
+
+    chat = make_finished_run(alice, conversations)
+    TrainingRun.objects.filter(pk=chat.pk).update(task=TrainingRun.INSTRUCTION_TASK)
+    monkeypatch.setattr(inference, "inference_call",
+                        lambda *a, **k: {"reply": "A token is", "used_messages": 1, "cut_short": True})
+    page = alice_client.post(reverse("training:run_playground", args=[chat.code]), {
+        "message": "What is a token?", "temperature": 0.8, "top_k": 50, "top_p": 0.95, "max_new_tokens": 8,
+        "history": "[]"}).content.decode()
+    assert "A token is" in page and "the answer stopped early so that it reached you in time" in page
+
+
 OVERFIT_HISTORY = [{"step": 1, "train_loss": 5.0, "val_loss": 5.0}, {"step": 2, "train_loss": 4.0, "val_loss": 4.0},
                    {"step": 3, "train_loss": 3.0, "val_loss": 4.6}, {"step": 4, "train_loss": 2.0, "val_loss": 5.2}]
 

@@ -131,13 +131,14 @@ def clear_model_cache() -> None:
 
 def generate(model_dir: str, prompt: str, *, max_new_tokens: int = 50, temperature: float = 0.8,
              top_k: int | None = 50, top_p: float | None = 0.95, repetition_penalty: float = 1.1,
-             seed: int = 0) -> str:
-    """The continuation of `prompt` (not repeated). Values are clamped to safe ranges."""
+             seed: int = 0, deadline: float | None = None) -> str:
+    """The continuation of `prompt` (not repeated). Values are clamped to safe ranges; generation
+    stops at `deadline` (time.time()) if it comes first."""
     loaded = load_model(model_dir)
     settings = SamplingSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
                                 top_p=top_p, repetition_penalty=repetition_penalty)
     with loaded.lock:
-        return sample_text(loaded.model, loaded.tokenizer, prompt, settings, seed=seed)
+        return sample_text(loaded.model, loaded.tokenizer, prompt, settings, seed=seed, deadline=deadline)
 
 
 MAX_CHAT_MESSAGES = 20  # a chat keeps at most this many messages (the oldest go first)
@@ -146,7 +147,7 @@ MAX_MESSAGE_CHARS = MAX_PROMPT_CHARS
 
 def chat_reply(model_dir: str, messages: list[dict], *, max_new_tokens: int = 50, temperature: float = 0.8,
                top_k: int | None = 50, top_p: float | None = 0.95, repetition_penalty: float = 1.1,
-               seed: int = 0) -> dict:
+               seed: int = 0, deadline: float | None = None) -> dict:
     """The assistant's next answer to `messages` ({"role", "content"}, the last one the user's)
     from an instruction model: the chat template is applied here, generation stops at <|end|>.
 
@@ -177,7 +178,7 @@ def chat_reply(model_dir: str, messages: list[dict], *, max_new_tokens: int = 50
     prompt = render(system + kept, add_generation_prompt=True)
     with loaded.lock:
         reply = sample_text(model, tokenizer, prompt, settings, seed=seed,
-                            stop_ids=[tokenizer.convert_tokens_to_ids(END)])
+                            stop_ids=[tokenizer.convert_tokens_to_ids(END)], deadline=deadline)
     return {"reply": reply.strip(), "used_messages": len(system) + len(kept), "prompt": prompt}
 
 

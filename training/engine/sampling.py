@@ -39,9 +39,12 @@ def prompt_ids(model, tokenizer, prompt: str, *, room: int):
 
 
 def sample_text(model, tokenizer, prompt: str, settings: SamplingSettings, *, seed: int,
-                stop_ids: list[int] | None = None) -> str:
+                stop_ids: list[int] | None = None, deadline: float | None = None) -> str:
     """The continuation only (the prompt is not repeated); same seed and settings, same text.
-    Generation ends at the end-of-text token, or at any of `stop_ids` (a chat's <|end|>)."""
+    Generation ends at the end-of-text token, or at any of `stop_ids` (a chat's <|end|>), or
+    at `deadline` (a time.time() value: whoever asked stops waiting then), whichever comes first."""
+    import time
+
     import torch
     from transformers import GenerationConfig
 
@@ -64,6 +67,8 @@ def sample_text(model, tokenizer, prompt: str, settings: SamplingSettings, *, se
         # A vocabulary with byte fallback never samples a lone byte: every other token is made
         # of characters of the training text, so no broken or foreign character is written.
         suppress_tokens=byte_fallback_ids(tokenizer) or None,
+        # transformers' MaxTimeCriteria: checked after each token, so one token always comes.
+        max_time=max(0.0, deadline - time.time()) if deadline is not None else None,
     )
     was_training = model.training
     model.eval()

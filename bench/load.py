@@ -27,8 +27,8 @@ weights, saved locally (`--attack-model tiny`: a 2-layer one, for a machine too 
 figures as above and how the hostile requests were answered (200, 429 over the student's
 limits, 503 busy); meanwhile each student also asks their own finished run of the same model a
 next-token question now and then (a lesson's lab widget), and it prints how many of those were
-answered and how fast (the fair share, INFERENCE_FAIR_SHARE_PER_MINUTE, is what keeps them
-answered: compare with it set very high). The target is the students' page p95 under 300 ms with no errors while
+answered and how fast (INFERENCE_FAIR_SHARE_PER_MINUTE=100000 turns the fair share off, to
+compare). The target is the students' page p95 under 300 ms with no errors while
 under that attack. Only 127.0.0.1 is ever contacted, each student from a loopback
 address of their own (127.0.1.x), the hostile clients all from 127.0.0.1, as nginx's per-address
 limit would see them from the Internet. `--proxy nginx` puts a local nginx in

@@ -20,8 +20,9 @@ for pages (a gunicorn gthread worker queues a new connection behind its busy thr
 Fair share: a student who tried more than INFERENCE_FAIR_SHARE_PER_MINUTE requests this minute
 (answered or not: a script, a flood) goes to the back. Their requests wait in a queue of their
 own, `inference-bulk`, which the inference workers serve only when `inference` is empty, and
-may hold at most half of a web process's waiting threads; so the students who ask now and then
-are answered first and find a waiting thread free.
+may hold at most half of a web process's waiting threads, and wait a quarter as long (a
+generation stops at its requester's deadline, so their jobs hold a worker a quarter as long);
+so the students who ask now and then are answered first and find a waiting thread free.
 """
 import logging
 import threading
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAME = "inference"
 BULK_QUEUE_NAME = "inference-bulk"  # over the fair share: served when QUEUE_NAME is empty
+BULK_WAIT_DIVISOR = 4  # over the fair share, a request waits (and its generation runs) a quarter as long
 JOB_FUNCTION = "training.inference_tasks.run_task"
 PREFIX = "llmschool:inference"
 RESULT_TTL = 60
@@ -158,6 +160,8 @@ def inference_call(user, task: str, payload: dict, *, wait: float | None = None)
     """Run `task` with `payload` (plain values) on an inference worker, within the user's limits."""
     wait = conf.inference_wait_seconds() if wait is None else wait
     heavy = over_fair_share(user.pk)
+    if heavy:  # a quarter of the wait: its generation stops by then, freeing the worker for the others
+        wait = wait / BULK_WAIT_DIVISOR
     held = []
     try:
         for slots in ((heavy_waiting_slots(), waiting_slots()) if heavy else (waiting_slots(),)):

@@ -134,6 +134,27 @@ def test_a_student_over_their_fair_share_waits_in_the_bulk_queue(alice_client, a
     assert queued[-1][0] == NOBODY and unserved.count == 0  # in the main queue, withdrawn after its wait
 
 
+def test_a_student_over_their_fair_share_waits_a_quarter_as_long(alice, alice_run, unserved, settings, monkeypatch):
+    """The deadline a job carries bounds how long its generation holds a worker (see below)."""
+    import time
+    from types import SimpleNamespace
+
+    settings.INFERENCE_WAIT_SECONDS = 0.4
+    # The wall clock the deadline is read from stands still (the wait itself runs on the real one).
+    monkeypatch.setattr(inference, "time", SimpleNamespace(time=lambda: 1000.0, monotonic=time.monotonic))
+    deadlines = []
+    for queue in (unserved, unserved.bulk):
+        monkeypatch.setattr(queue, "enqueue_call", lambda *a, _call=queue.enqueue_call, **k:
+                            deadlines.append(k["meta"]["deadline"] - 1000.0) or _call(*a, **k))
+    payload = {"text": "a"}
+    with pytest.raises(inference.InferenceBusy):
+        inference.inference_call(alice, "tokenize", payload)  # no worker here: busy after its wait
+    over_fair_share(alice, settings)
+    with pytest.raises(inference.InferenceBusy):
+        inference.inference_call(alice, "tokenize", payload)
+    assert deadlines == [pytest.approx(0.4), pytest.approx(0.1)]
+
+
 def test_an_inference_worker_serves_the_main_queue_before_the_bulk_one(monkeypatch, scratch_model_dir):
     """`rqworker inference` serves both queues, the students within their fair share first."""
     assert inference.with_bulk_queue(["inference"]) == ["inference", "inference-bulk"]

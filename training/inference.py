@@ -75,7 +75,7 @@ def over_fair_share(user_id) -> bool:
     this minute. Attempts answered "busy" count too: a flood that is mostly refused still floods.
     (Unknown when Redis is unreachable: the request then fails as busy anyway.)"""
     try:
-        count = int(connection().eval(_COUNT, 1, attempts_key(user_id), RATE_WINDOW_SECONDS))
+        count = _count_in_window(connection(), attempts_key(user_id))
     except RedisError:
         return False
     return count > conf.inference_fair_share_per_minute()
@@ -84,6 +84,11 @@ def over_fair_share(user_id) -> bool:
 # Counts one more in a window that ends RATE_WINDOW_SECONDS after its first (one round trip).
 _COUNT = ("local n = redis.call('incr', KEYS[1]) if redis.call('ttl', KEYS[1]) < 0 then "
           "redis.call('expire', KEYS[1], ARGV[1]) end return n")
+
+
+def _count_in_window(redis, key: str) -> int:
+    """One more in `key`'s window (the rate limit and the fair share both count this way)."""
+    return int(redis.eval(_COUNT, 1, key, RATE_WINDOW_SECONDS))
 
 # Deletes the in-flight key only while it still names this job (a later request may own it).
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
@@ -194,10 +199,7 @@ def _call(user, task: str, payload: dict, wait: float, *, heavy: bool = False):
 
 
 def _count_request(redis, user_id) -> None:
-    key = rate_key(user_id)
-    count = redis.incr(key)
-    if count == 1 or redis.ttl(key) < 0:
-        redis.expire(key, RATE_WINDOW_SECONDS)
+    count = _count_in_window(redis, rate_key(user_id))
     limit = conf.inference_rate_per_minute()
     if count > limit:
         raise InferenceRefused(_("You sent too many requests (at most %(limit)s a minute). Wait a moment, then try "
